@@ -1,0 +1,107 @@
+"""Translations: gettext catalogs for zh_CN (the default) and en.
+
+Messages are written in English in the code and looked up in the catalogs under
+``dscrm_bridge/locale/<lang>/LC_MESSAGES/<domain>.mo``.  Each area of the package
+keeps its own domain (``cli``, ``sync``, ...); lookups search them all.  The ``.mo``
+files are compiled from the ``.po`` sources with Babel::
+
+    python -m dscrm_bridge.i18n        # compile every .po into its .mo
+
+The current language is set once, at the entry point (``set_language``); code that
+must render both languages at once (feed text) asks for ``translator(lang)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_LANGUAGE = "zh_CN"
+
+_current = DEFAULT_LANGUAGE
+
+
+def normalize_language(value: str | None) -> str:
+    """Map ``en``, ``en_US.UTF-8``, ``zh``, ``zh_CN.UTF-8`` ... to a shipped language."""
+    if not value:
+        return DEFAULT_LANGUAGE
+    code = value.split(".")[0].replace("-", "_").lower()
+    if code.startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+def language_from_locale(env: Mapping[str, str]) -> str:
+    """The language a POSIX locale environment asks for (LC_ALL, LC_MESSAGES, LANG)."""
+    for key in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(key)
+        if value and value not in ("C", "POSIX", "C.UTF-8"):
+            return normalize_language(value)
+    return DEFAULT_LANGUAGE
+
+
+def set_language(lang: str) -> None:
+    """Make ``lang`` the language of every ``_()`` call from now on."""
+    global _current
+    _current = normalize_language(lang)
+
+
+def current_language() -> str:
+    return _current
+
+
+@functools.lru_cache(maxsize=None)
+def catalog(lang: str) -> gettext.NullTranslations:
+    """Every domain's catalog for ``lang``, chained into one lookup."""
+    directory = LOCALE_DIR / normalize_language(lang) / "LC_MESSAGES"
+    merged: gettext.NullTranslations = gettext.NullTranslations()
+    for mo in sorted(directory.glob("*.mo")):
+        with mo.open("rb") as handle:
+            translations = gettext.GNUTranslations(handle)
+        translations.add_fallback(merged)
+        merged = translations
+    return merged
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """A ``gettext`` function bound to ``lang``, whatever the current language."""
+    return catalog(normalize_language(lang)).gettext
+
+
+def _(message: str) -> str:
+    """``message`` in the current language."""
+    return catalog(_current).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it yet."""
+    return message
+
+
+def compile_catalogs() -> list[Path]:
+    """Compile every ``.po`` under ``LOCALE_DIR`` into its ``.mo`` (needs Babel)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as handle:
+            messages = read_po(handle, locale=po.parent.parent.name)
+        mo = po.with_suffix(".mo")
+        with mo.open("wb") as handle:
+            write_mo(handle, messages, use_fuzzy=False)
+        written.append(mo)
+    catalog.cache_clear()
+    return written
+
+
+if __name__ == "__main__":
+    for path in compile_catalogs():
+        logger.info("compiled %s", path)
