@@ -112,9 +112,6 @@ def load_sql_dump(url: str, sql_text: str) -> None:
     import pymysql
 
     database = url.rsplit("/", 1)[1].split("?")[0]
-    conn = _mysql_connect(database)
-    conn.client_flag |= pymysql.constants.CLIENT.MULTI_STATEMENTS
-    conn.close()
     conn = pymysql.connect(
         host=MYSQL_HOST,
         port=MYSQL_PORT,
