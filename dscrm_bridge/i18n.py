@@ -29,7 +29,7 @@ _current = DEFAULT_LANGUAGE
 
 
 def normalize_language(value: str | None) -> str:
-    """Map ``en``, ``en_US.UTF-8``, ``zh``, ``zh_CN.UTF-8`` ... to a shipped language."""
+    """Map ``en``, ``en_US.UTF-8``, ``zh_CN.UTF-8`` ... to a shipped language."""
     if not value:
         return DEFAULT_LANGUAGE
     code = value.split(".")[0].replace("-", "_").lower()
@@ -57,7 +57,7 @@ def current_language() -> str:
     return _current
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalog(lang: str) -> gettext.NullTranslations:
     """Every domain's catalog for ``lang``, chained into one lookup."""
     directory = LOCALE_DIR / normalize_language(lang) / "LC_MESSAGES"

@@ -20,8 +20,9 @@ REFERENCE_DIR = Path(
         "DSCRM_REFERENCE_DIR", REPO_ROOT.parent / "shared" / "suitecrm-reference"
     )
 )
-# CI sets DSCRM_REQUIRE_REFERENCE=1 so that a missing reference directory fails.
+# CI sets these so that a missing reference directory or MariaDB fails, not skips.
 REQUIRE_REFERENCE = os.environ.get("DSCRM_REQUIRE_REFERENCE") == "1"
+REQUIRE_MYSQL = os.environ.get("DSCRM_REQUIRE_MYSQL") == "1"
 
 
 def _mysql_connect(database: str | None = None):  # type: ignore[no-untyped-def]
@@ -45,6 +46,8 @@ def mysql_server() -> None:
     try:
         _mysql_connect().close()
     except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        if REQUIRE_MYSQL:
+            pytest.fail(f"MariaDB required but not reachable: {exc}")
         pytest.skip(f"no MariaDB reachable at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
 
 

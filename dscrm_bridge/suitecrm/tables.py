@@ -13,11 +13,17 @@ from sqlalchemy.dialects import mysql
 
 metadata = sa.MetaData()
 
-# char(36) ids, tinyint(1) flags and int(11) counters as SuiteCRM declares them;
+# char(36) ids, tinyint(1) flags and int(n) counters as SuiteCRM declares them;
 # on SQLite they fall back to the generic type.
 ID = sa.CHAR(36)
 FLAG = sa.SmallInteger().with_variant(mysql.TINYINT(1), "mysql", "mariadb")
-INT = sa.Integer().with_variant(mysql.INTEGER(11), "mysql", "mariadb")
+
+
+def _int(width: int) -> sa.types.TypeEngine[int]:
+    """An integer column with SuiteCRM's display width, e.g. int(3) for ACL access."""
+    return sa.Integer().with_variant(mysql.INTEGER(width), "mysql", "mariadb")
+
+
 DOUBLE = sa.Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
 
 
@@ -177,7 +183,7 @@ acl_actions = sa.Table(
     sa.Column("name", sa.String(150)),
     sa.Column("category", sa.String(100)),
     sa.Column("acltype", sa.String(100)),
-    sa.Column("aclaccess", INT),
+    sa.Column("aclaccess", _int(3)),
     sa.Column("deleted", FLAG),
     sa.Index("idx_aclaction_id_del", "id", "deleted"),
     sa.Index("idx_category_name", "category", "name"),
@@ -190,7 +196,7 @@ acl_roles_actions = sa.Table(
     sa.Column("id", sa.String(36), nullable=False, primary_key=True),
     sa.Column("role_id", sa.String(36)),
     sa.Column("action_id", sa.String(36)),
-    sa.Column("access_override", INT),
+    sa.Column("access_override", _int(3)),
     sa.Column("date_modified", sa.DateTime()),
     sa.Column("deleted", FLAG, server_default="0"),
     sa.Index("idx_acl_role_id", "role_id"),
@@ -472,28 +478,28 @@ meetings = sa.Table(
     sa.Column("displayed_url", sa.String(400)),
     sa.Column("creator", sa.String(50)),
     sa.Column("external_id", sa.String(50)),
-    sa.Column("duration_hours", INT),
-    sa.Column("duration_minutes", INT),
+    sa.Column("duration_hours", _int(3)),
+    sa.Column("duration_minutes", _int(2)),
     sa.Column("date_start", sa.DateTime()),
     sa.Column("date_end", sa.DateTime()),
     sa.Column("parent_type", sa.String(100)),
     sa.Column("status", sa.String(100), server_default="Planned"),
     sa.Column("type", sa.String(255), server_default="Sugar"),
     sa.Column("parent_id", ID),
-    sa.Column("reminder_time", INT, server_default="-1"),
-    sa.Column("email_reminder_time", INT, server_default="-1"),
+    sa.Column("reminder_time", _int(11), server_default="-1"),
+    sa.Column("email_reminder_time", _int(11), server_default="-1"),
     sa.Column("email_reminder_sent", FLAG, server_default="0"),
     sa.Column("outlook_id", sa.String(255)),
-    sa.Column("sequence", INT, server_default="0"),
+    sa.Column("sequence", _int(11), server_default="0"),
     sa.Column("repeat_type", sa.String(36)),
-    sa.Column("repeat_interval", INT, server_default="1"),
+    sa.Column("repeat_interval", _int(3), server_default="1"),
     sa.Column("repeat_dow", sa.String(7)),
     sa.Column("repeat_until", sa.Date()),
-    sa.Column("repeat_count", INT),
+    sa.Column("repeat_count", _int(7)),
     sa.Column("repeat_parent_id", ID),
     sa.Column("recurring_source", sa.String(36)),
     sa.Column("gsync_id", sa.String(1024)),
-    sa.Column("gsync_lastsync", INT),
+    sa.Column("gsync_lastsync", _int(11)),
     sa.Index("idx_mtg_name", "name"),
     sa.Index("idx_meet_par_del", "parent_id", "parent_type", "deleted"),
     sa.Index("idx_meet_stat_del", "assigned_user_id", "status", "deleted"),
@@ -578,8 +584,8 @@ oauth2clients = sa.Table(
     sa.Column("redirect_url", sa.String(255)),
     sa.Column("is_confidential", FLAG, server_default="1"),
     sa.Column("allowed_grant_type", sa.String(255), server_default="password"),
-    sa.Column("duration_value", INT),
-    sa.Column("duration_amount", INT),
+    sa.Column("duration_value", _int(11)),
+    sa.Column("duration_amount", _int(11)),
     sa.Column("duration_unit", sa.String(255), server_default="Duration Unit"),
     sa.Column("assigned_user_id", ID),
 )
