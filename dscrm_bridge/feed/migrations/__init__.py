@@ -1,0 +1,1 @@
+"""Alembic migrations of the bridge's own database (run through ``feed.migrate``)."""

@@ -1,0 +1,8 @@
+"""The sync: mirrors SuiteCRM's record changes into the feed store."""
+
+from __future__ import annotations
+
+from dscrm_bridge.sync.engine import DEFAULT_BATCH_SIZE, SyncResult, sync_once
+from dscrm_bridge.sync.sources import DEFAULT_MODULES
+
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MODULES", "SyncResult", "sync_once"]

@@ -1,0 +1,1 @@
+"""The sync over the story database on MariaDB."""

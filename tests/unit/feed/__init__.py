@@ -1,0 +1,1 @@
+"""Tests of dscrm_bridge.feed."""
