@@ -1,0 +1,53 @@
+"""Secrets are masked from any text, without mangling the words around them."""
+
+from __future__ import annotations
+
+import pytest
+
+from dscrm_bridge.suitecrm.redact import MASK, Redactor
+
+
+@pytest.mark.parametrize(
+    ("secrets", "text", "expected"),
+    [
+        (
+            ["bridge-password-secret"],
+            "secret bridge-password-secret sent",
+            f"secret {MASK} sent",
+        ),
+        ([], "The password is invalid: WrongPass!", f"The password is invalid: {MASK}"),
+        (
+            ["pw"],
+            "No user found with this username: pw",
+            f"No user found with this username: {MASK}",
+        ),
+        (
+            ["x"],
+            "OAuth2Clients module with id x-ray is not found",
+            "OAuth2Clients module with id x-ray is not found".replace(
+                "id x-", f"id {MASK}-"
+            ),
+        ),
+        (["e"], "Client authentication failed", "Client authentication failed"),
+        ([], "Authorization: Bearer eyJ0.eyJ1.sig", f"Authorization: Bearer {MASK}"),
+    ],
+    ids=[
+        "long-secret",
+        "echoed-password",
+        "short-secret-alone",
+        "short-secret-word-edge",
+        "short-secret-inside-words-kept",
+        "bearer-token",
+    ],
+)
+def test_redactor_masks_secrets(secrets: list[str], text: str, expected: str) -> None:
+    assert Redactor(secrets)(text) == expected
+
+
+def test_redactor_masks_secrets_added_later() -> None:
+    redact = Redactor()
+    redact.add("token-abcdef")
+
+    assert (
+        redact("used token-abcdef twice: token-abcdef") == f"used {MASK} twice: {MASK}"
+    )
