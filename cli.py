@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from dscrm_bridge import i18n
-from dscrm_bridge.config import Config, load_config
+from dscrm_bridge.config import Config, load_config, mask_url
 from dscrm_bridge.errors import BridgeError, InputError
 from dscrm_bridge.i18n import _
 
@@ -142,6 +142,158 @@ def root(ctx: click.Context, config_path: str | None, debug: bool) -> None:
         stream=sys.stderr,
     )
     ctx.obj = State(config_path, debug)
+
+
+def _feed_engine(state: State) -> Any:
+    """The bridge's own database, migrated to the newest schema."""
+    from dscrm_bridge.feed import upgrade
+
+    url = state.config.bridge.sql_url()
+    upgrade(url)
+    return url
+
+
+def _echo_feed(entries: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        _echo_json(entries)
+        return
+    if not entries:
+        click.echo(_("The feed is empty."))
+        return
+    text_key = "text_en" if i18n.current_language() == "en" else "text_zh"
+    for entry in entries:
+        click.echo(f"{entry['occurred_at']}  {entry[text_key]}")
+
+
+@root.command(help=_("Serve a local SuiteCRM V8 API sandbox on 127.0.0.1."))
+@click.option(
+    "--db",
+    "db_url",
+    default="sqlite:///dscrm-sandbox.db",
+    show_default=True,
+    help=_("Database of the sandbox: a SQLite file or mysql+pymysql://..."),
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def sandbox(db_url: str, port: int) -> None:
+    from dscrm_bridge.sandbox import connection_lines, serve
+
+    def ready(base_url: str, info: Any) -> None:
+        for line in connection_lines(base_url, info):
+            click.echo(line)
+        click.echo(_("Press Ctrl-C to stop."))
+
+    click.echo(
+        _("Preparing the sandbox database {url} ...").format(url=mask_url(db_url))
+    )
+    serve(db_url, port=port, on_ready=ready)
+
+
+@root.group(help=_("The bridge's own database."))
+def db() -> None:
+    pass
+
+
+@db.command(
+    "upgrade", help=_("Create or upgrade the bridge's tables to the newest schema.")
+)
+@pass_state
+def db_upgrade(state: State) -> None:
+    from dscrm_bridge.feed import upgrade
+
+    url = state.config.bridge.sql_url()
+    revision = upgrade(url)
+    click.echo(
+        _("The bridge database {url} is at revision {revision}.").format(
+            url=mask_url(url), revision=revision
+        )
+    )
+
+
+@root.group(
+    invoke_without_command=True,
+    help=_("Mirror SuiteCRM's record changes into the feed."),
+)
+@click.option("--once", is_flag=True, help=_("Run one sync now and exit (for cron)."))
+@click.option(
+    "--since",
+    default=None,
+    help=_("First run only: backfill changes from this UTC date (2026-12-01)."),
+)
+@click.pass_context
+def sync(ctx: click.Context, once: bool, since: str | None) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if not once:
+        raise click.UsageError(_("Say --once to run one sync now."))
+    from dscrm_bridge.sync import sync_once
+
+    state = ctx.find_object(State)
+    assert state is not None
+    config = state.config
+    if not config.suitecrm.database_url:
+        raise InputError(
+            _(
+                "No SuiteCRM database is configured: set suitecrm.database_url in the "
+                "configuration or DSCRM_SUITECRM_DATABASE_URL."
+            )
+        )
+    feed_url = _feed_engine(state)
+    result = sync_once(
+        config.suitecrm.sql_url(),
+        feed_url,
+        modules=list(config.sync.modules),
+        since=_parse_since(since),
+        batch_size=config.sync.batch_size,
+    )
+    for module, count in sorted(result.appended.items()):
+        click.echo(
+            _("{module}: {count} new entries").format(module=module, count=count)
+        )
+    click.echo(_("Sync done: {count} new feed entries.").format(count=result.total))
+
+
+@root.command(help=_("Print the feed, newest first."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--module", default=None, help=_("Only entries of this module."))
+@pass_state
+def feed(state: State, as_json: bool, limit: int, module: str | None) -> None:
+    from dscrm_bridge.feed import FeedStore
+
+    store = FeedStore(_feed_engine(state))
+    _echo_feed(store.list_entries(limit=limit, module=module), as_json=as_json)
+
+
+@root.command(help=_("Run the quickstart story end to end and show the feed."))
+@click.option(
+    "--target",
+    type=click.Choice(["sandbox", "config"]),
+    default="sandbox",
+    show_default=True,
+    help=_(
+        "sandbox: a fresh sandbox in a temporary directory; config: the "
+        "SuiteCRM of the configuration."
+    ),
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help=_("Database for the sandbox (default: SQLite in the temporary directory)."),
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help=_("Print the final feed as JSON.")
+)
+@pass_state
+def demo(state: State, target: str, db_url: str | None, as_json: bool) -> None:
+    from dscrm_bridge import demo as story
+
+    report = (lambda line: None) if as_json else click.echo
+    if target == "config":
+        entries = story.run_against_config(state.config, report=report)
+    else:
+        entries = story.run_in_sandbox(db_url, report=report)
+    _echo_feed(entries, as_json=as_json)
 
 
 def main(args: Sequence[str] | None = None) -> None:
