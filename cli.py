@@ -296,6 +296,21 @@ def demo(state: State, target: str, db_url: str | None, as_json: bool) -> None:
     _echo_feed(entries, as_json=as_json)
 
 
+# --- check: is SuiteCRM reachable and usable -------------------------------
+
+
+# --- roles: security groups, ACL roles and users from YAML --------------------
+
+
+# --- serve: the feed's HTTP service --------------------------------------------
+
+
+# --- workflow and import ---------------------------------------------------------
+
+
+# --- plugin: the SuiteCRM Module Loader package ----------------------------------
+
+
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of the ``dscrm`` console script and ``python cli.py``."""
     root.main(args=args, prog_name="dscrm")

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -54,6 +54,15 @@ DEFAULTS: dict[str, Any] = {
         ],
         "batch_size": 500,
     },
+    "web": {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "public_url": "",
+    },
+    "webhook": {
+        "url": "",
+        "replay_window_s": 300,
+    },
 }
 
 # Secrets: environment variable -> what it is.  Never accepted from the file.
@@ -62,8 +71,17 @@ SECRET_ENV = {
     "DSCRM_SUITECRM_PASSWORD": ("suitecrm", "password"),
     "DSCRM_SUITECRM_DATABASE_PASSWORD": ("suitecrm", "database_password"),
     "DSCRM_BRIDGE_DATABASE_PASSWORD": ("bridge", "database_password"),
+    "DSCRM_WEB_SESSION_SECRET": ("web", "session_secret"),
+    "DSCRM_WEBHOOK_SECRET": ("webhook", "secret"),
 }
-_SECRET_KEYS = {"password", "client_secret", "secret", "database_password", "token"}
+_SECRET_KEYS = {
+    "password",
+    "client_secret",
+    "secret",
+    "session_secret",
+    "database_password",
+    "token",
+}
 
 
 class Secret:
@@ -127,12 +145,42 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    host: str
+    port: int
+    # Where users reach `dscrm serve` (for links in messages); empty: http://host:port
+    public_url: str
+    session_secret: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    # Where SuiteCRM's plugin posts change events (the bridge's /webhook URL).
+    url: str
+    replay_window_s: int
+    secret: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
 class Config:
     language: str
     suitecrm: SuiteCRMConfig
     bridge: BridgeConfig
     sync: SyncConfig
+    web: WebConfig
+    webhook: WebhookConfig
     source: str | None = None
+
+
+# Section name -> its dataclass.  A new section is a dataclass, a DEFAULTS entry,
+# a schema entry and a commented block in config.example.yaml.
+SECTIONS: dict[str, type] = {
+    "suitecrm": SuiteCRMConfig,
+    "bridge": BridgeConfig,
+    "sync": SyncConfig,
+    "web": WebConfig,
+    "webhook": WebhookConfig,
+}
 
 
 def load_config(
@@ -468,32 +516,43 @@ def _nearest_line(
 def _freeze(
     data: Mapping[str, Any], env: Mapping[str, str], source: Path | None
 ) -> Config:
-    secrets: dict[tuple[str, str], Secret] = {
-        target: Secret(env.get(name)) for name, target in SECRET_ENV.items()
+    secrets: dict[str, dict[str, Secret]] = {}
+    for name, (section, key) in SECRET_ENV.items():
+        secrets.setdefault(section, {})[key] = Secret(env.get(name))
+    sections = {
+        name: _build_section(cls, data[name], secrets.get(name, {}))
+        for name, cls in SECTIONS.items()
     }
-    crm = data["suitecrm"]
     return Config(
         language=data["language"],
-        suitecrm=SuiteCRMConfig(
-            url=crm["url"].rstrip("/"),
-            api_prefix=crm["api_prefix"],
-            grant_type=crm["grant_type"],
-            client_id=crm["client_id"],
-            username=crm["username"],
-            timeout_s=float(crm["timeout_s"]),
-            verify_tls=bool(crm["verify_tls"]),
-            database_url=crm["database_url"],
-            client_secret=secrets[("suitecrm", "client_secret")],
-            password=secrets[("suitecrm", "password")],
-            database_password=secrets[("suitecrm", "database_password")],
-        ),
-        bridge=BridgeConfig(
-            database_url=data["bridge"]["database_url"],
-            database_password=secrets[("bridge", "database_password")],
-        ),
-        sync=SyncConfig(
-            modules=tuple(data["sync"]["modules"]),
-            batch_size=int(data["sync"]["batch_size"]),
-        ),
         source=str(source) if source else None,
+        **sections,
     )
+
+
+def _build_section(
+    cls: type, values: Mapping[str, Any], secrets: Mapping[str, Secret]
+) -> Any:
+    """One frozen section: settings converted to the field types, secrets added."""
+    kwargs: dict[str, Any] = {}
+    for item in fields(cls):
+        if item.name in secrets:
+            kwargs[item.name] = secrets[item.name]
+        elif item.name in values:
+            kwargs[item.name] = _convert(item.type, values[item.name])
+    return cls(**kwargs)
+
+
+def _convert(annotation: Any, value: Any) -> Any:
+    kind = str(annotation)
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    if kind.startswith("tuple"):
+        return tuple(value)
+    if kind == "str" and isinstance(value, str) and value.startswith("http"):
+        return value.rstrip("/")
+    return value

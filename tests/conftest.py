@@ -40,6 +40,16 @@ def _mysql_connect(database: str | None = None):  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in zh_CN, the default, whatever an earlier test chose."""
+    from dscrm_bridge import i18n
+
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
 @pytest.fixture(scope="session")
 def mysql_server() -> None:
     """Skip (CI turns the skip into a failure) when no MariaDB is reachable."""

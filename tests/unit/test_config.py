@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from dscrm_bridge import i18n
 from dscrm_bridge.config import Secret, load_config, mask_url, with_password
 from dscrm_bridge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _english() -> None:
+    i18n.set_language("en")
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -128,3 +134,10 @@ def test_mask_url_hides_the_password() -> None:
     assert mask_url("mysql+pymysql://u:pw@h/db") == "mysql+pymysql://u:***@h/db"
     assert mask_url("sqlite:///x.db") == "sqlite:///x.db"
     assert with_password("sqlite:///x.db", Secret("pw")) == "sqlite:///x.db"
+
+
+def test_problems_are_reported_in_chinese_by_default(tmp_path: Path) -> None:
+    i18n.set_language("zh_CN")
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, "sync:\n  batch_size: many\n"), env={})
+    assert "sync.batch_size（第 2 行）：应为整数" in str(info.value)
