@@ -9,6 +9,13 @@ same change.  They live in the bridge's database, never in SuiteCRM's.
   their own that point at ``feed_entries.id``.
 - ``sync_cursors``: per SuiteCRM source table, the (date_modified, id) of the
   last row the sync has turned into entries.
+- ``record_snapshots``: per mirrored record, the fields worth comparing as last
+  seen (JSON), so that an update can show old -> new; also the ids an API
+  source reconciles against to find deletes.
+- ``sync_status``: per source, the last run, its rows and its last error, and
+  the progress of a backfill.
+- ``sync_leases``: one row per job name; the runner holding an unexpired lease
+  is the only one running that job.
 """
 
 from __future__ import annotations
@@ -65,9 +72,15 @@ feed_entries = sa.Table(
     sa.Column("related_id", sa.String(36)),
     sa.Column("related_name", sa.String(255)),
     sa.Column("created_at", sa.DateTime(), nullable=False),
+    # JSON list of {"field", "old", "new"} for updates; NULL otherwise.
+    sa.Column("field_changes", sa.Text()),
+    # Write-back to SuiteCRM's sugarfeed: NULL = not looked at yet (see WriteBack).
+    sa.Column("writeback", sa.String(16)),
+    sa.Column("sugarfeed_id", sa.String(36)),
     sa.UniqueConstraint("change_key", name="uq_feed_entries_change_key"),
     sa.Index("ix_feed_entries_occurred", "occurred_at", "id"),
     sa.Index("ix_feed_entries_record", "module", "record_id"),
+    sa.Index("ix_feed_entries_writeback", "writeback", "id"),
     **MYSQL_TABLE_OPTIONS,
 )
 
@@ -78,5 +91,53 @@ sync_cursors = sa.Table(
     sa.Column("last_modified", sa.DateTime()),
     sa.Column("last_id", sa.String(36), nullable=False, server_default=""),
     sa.Column("updated_at", sa.DateTime(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+record_snapshots = sa.Table(
+    "record_snapshots",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("fields", sa.Text(), nullable=False),
+    sa.Column("date_modified", sa.DateTime()),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+sync_status = sa.Table(
+    "sync_status",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("last_run_at", sa.DateTime()),
+    sa.Column("last_success_at", sa.DateTime()),
+    sa.Column("last_rows", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("total_rows", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("last_error_at", sa.DateTime()),
+    sa.Column("backfill_total", sa.BigInteger()),
+    sa.Column("backfill_done", sa.BigInteger()),
+    sa.Column("backfill_started_at", sa.DateTime()),
+    sa.Column("reconciled_at", sa.DateTime()),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+
+class WriteBack(enum.Enum):
+    """What became of an entry in SuiteCRM's ``sugarfeed`` table."""
+
+    WRITTEN = "written"
+    #: SuiteCRM posts this change itself, or the entry does not belong there
+    SKIPPED = "skipped"
+
+
+sync_leases = sa.Table(
+    "sync_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(), nullable=False),
+    sa.Column("expires_at", sa.DateTime(), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
