@@ -1,0 +1,1 @@
+"""Localized workflows and imports: Chinese labels in, SuiteCRM keys out."""
