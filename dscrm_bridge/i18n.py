@@ -13,6 +13,7 @@ must render both languages at once (feed text) asks for ``translator(lang)``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import gettext
 import logging
@@ -26,6 +27,7 @@ LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
 
 _current = DEFAULT_LANGUAGE
+_CATALOG_STAMP = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 def normalize_language(value: str | None) -> str:
@@ -85,18 +87,30 @@ def N_(message: str) -> str:
     return message
 
 
-def compile_catalogs() -> list[Path]:
-    """Compile every ``.po`` under ``LOCALE_DIR`` into its ``.mo`` (needs Babel)."""
+def compiled_catalog(po: Path) -> bytes:
+    """The ``.mo`` bytes of one ``.po``, the same on every run (needs Babel)."""
+    import io
+
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
+    with po.open("rb") as handle:
+        messages = read_po(handle, locale=po.parent.parent.name)
+    # Babel stamps "now" where the header has no dates; a fixed stamp keeps the
+    # compiled file reproducible, so a test can tell a stale .mo from a fresh one.
+    messages.creation_date = _CATALOG_STAMP
+    messages.revision_date = _CATALOG_STAMP
+    buffer = io.BytesIO()
+    write_mo(buffer, messages, use_fuzzy=False)
+    return buffer.getvalue()
+
+
+def compile_catalogs() -> list[Path]:
+    """Compile every ``.po`` under ``LOCALE_DIR`` into its ``.mo``."""
     written = []
     for po in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po")):
-        with po.open("rb") as handle:
-            messages = read_po(handle, locale=po.parent.parent.name)
         mo = po.with_suffix(".mo")
-        with mo.open("wb") as handle:
-            write_mo(handle, messages, use_fuzzy=False)
+        mo.write_bytes(compiled_catalog(po))
         written.append(mo)
     catalog.cache_clear()
     return written
