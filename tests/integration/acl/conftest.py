@@ -1,0 +1,170 @@
+"""A small SuiteCRM world (users, roles, groups, records) on SQLite and on MariaDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from dscrm_bridge.suitecrm import acl
+from dscrm_bridge.suitecrm import tables as t
+
+MODULES = ("Accounts", "Contacts", "Opportunities", "SecurityGroups")
+NOW = dt.datetime(2026, 12, 4, 15, 26, 29)
+
+
+class World:
+    """Writes the rows SuiteCRM keeps for users, roles, groups and records."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.action_ids: dict[tuple[str, str], str] = {}
+        rows = []
+        for module in MODULES:
+            for action in acl.MODULE_ACTIONS:
+                action_id = str(uuid.uuid4())
+                self.action_ids[(module, action)] = action_id
+                default = 89 if action == "access" else 90
+                rows.append(
+                    dict(
+                        id=action_id,
+                        name=action,
+                        category=module,
+                        acltype="module",
+                        aclaccess=default,
+                        deleted=0,
+                    )
+                )
+        self._insert(t.acl_actions, rows)
+
+    def _insert(self, table: sa.Table, rows: list[dict[str, object]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+
+    def user(self, name: str, *, admin: bool = False) -> str:
+        user_id = str(uuid.uuid4())
+        self._insert(
+            t.users,
+            [dict(id=user_id, user_name=name, is_admin=int(admin), deleted=0)],
+        )
+        return user_id
+
+    def role(self, name: str, cells: dict[tuple[str, str], int | None]) -> str:
+        role_id = str(uuid.uuid4())
+        self._insert(t.acl_roles, [dict(id=role_id, name=name, deleted=0)])
+        rows = [
+            dict(
+                id=str(uuid.uuid4()),
+                role_id=role_id,
+                action_id=self.action_ids[key],
+                access_override=level,
+                date_modified=NOW,
+                deleted=0,
+            )
+            for key, level in cells.items()
+        ]
+        if rows:
+            self._insert(t.acl_roles_actions, rows)
+        return role_id
+
+    def group(self, name: str, *, roles: tuple[str, ...] = ()) -> str:
+        group_id = str(uuid.uuid4())
+        self._insert(t.securitygroups, [dict(id=group_id, name=name, deleted=0)])
+        for role_id in roles:
+            self._insert(
+                t.securitygroups_acl_roles,
+                [
+                    dict(
+                        id=str(uuid.uuid4()),
+                        securitygroup_id=group_id,
+                        role_id=role_id,
+                        deleted=0,
+                    )
+                ],
+            )
+        return group_id
+
+    def join(self, user_id: str, group_id: str) -> None:
+        self._insert(
+            t.securitygroups_users,
+            [
+                dict(
+                    id=str(uuid.uuid4()),
+                    securitygroup_id=group_id,
+                    user_id=user_id,
+                    deleted=0,
+                )
+            ],
+        )
+
+    def assign(self, user_id: str, role_id: str, *, deleted: int = 0) -> None:
+        self._insert(
+            t.acl_roles_users,
+            [
+                dict(
+                    id=str(uuid.uuid4()),
+                    role_id=role_id,
+                    user_id=user_id,
+                    deleted=deleted,
+                )
+            ],
+        )
+
+    def account(
+        self,
+        name: str,
+        *,
+        assigned: str | None,
+        created_by: str | None = None,
+        groups: tuple[str, ...] = (),
+    ) -> str:
+        record_id = str(uuid.uuid4())
+        self._insert(
+            t.accounts,
+            [
+                dict(
+                    id=record_id,
+                    name=name,
+                    assigned_user_id=assigned,
+                    created_by=created_by,
+                    deleted=0,
+                )
+            ],
+        )
+        for group_id in groups:
+            self._insert(
+                t.securitygroups_records,
+                [
+                    dict(
+                        id=str(uuid.uuid4()),
+                        securitygroup_id=group_id,
+                        record_id=record_id,
+                        module="Accounts",
+                        deleted=0,
+                    )
+                ],
+            )
+        return record_id
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)],
+    ids=["sqlite", "mariadb"],
+)
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engine]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'suitecrm.db'}"
+    else:
+        url = request.getfixturevalue("mysql_database")
+    engine = sa.create_engine(url)
+    t.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def world(engine: sa.Engine) -> World:
+    return World(engine)
