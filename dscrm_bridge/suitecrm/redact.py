@@ -8,8 +8,10 @@ client - exception messages, ``detail``, log lines - goes through a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
@@ -31,9 +33,13 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        """Remember ``secret`` (ignored when empty) so that it is masked from now on."""
+        """Remember ``secret`` (ignored when empty) so that it is masked from now on.
+
+        Its encoded forms are remembered too: a server that echoes a form body or
+        a URL shows it percent-encoded, one that echoes JSON shows it escaped.
+        """
         if secret:
-            self._secrets.add(secret)
+            self._secrets.update(_encodings(secret))
 
     def __call__(self, text: str | None) -> str:
         """``text`` with every known secret, echoed password and bearer token masked."""
@@ -45,6 +51,16 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = _mask(text, secret)
         return text
+
+
+def _encodings(secret: str) -> set[str]:
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
 
 
 def _mask(text: str, secret: str) -> str:

@@ -8,7 +8,11 @@ shape - and the translation of failures into :mod:`dscrm_bridge.errors`::
     AuthError           a credential or token was rejected; names which one
     AccessDeniedError   SuiteCRM's AccessDeniedException (Q10: HTTP 400)
     NotFoundError       "... is not found" / "does not exist" / Slim's 404
-    ApiError            any other error answer, with SuiteCRM's ``detail``
+    IdentityError       the token acts as another user than the one named (Q3)
+    ApiError            any other error answer, with SuiteCRM's ``detail``;
+                        ``retriable`` is decided by what the answer means
+    InputError          a request SuiteCRM could not carry out as meant, refused
+                        before sending (unknown filter operation, broken text)
 
 No text leaving this module carries a password, client secret or token.
 """
@@ -17,11 +21,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import html
 import json
 import logging
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,7 +46,13 @@ from dscrm_bridge.errors import (
     TransportError,
 )
 from dscrm_bridge.i18n import _
-from dscrm_bridge.suitecrm.oauth import Token, TokenKeeper, TokenReply, make_credentials
+from dscrm_bridge.suitecrm.oauth import (
+    IdentityError,
+    Token,
+    TokenKeeper,
+    TokenReply,
+    make_credentials,
+)
 from dscrm_bridge.suitecrm.redact import Redactor
 
 logger = logging.getLogger(__name__)
@@ -49,16 +61,38 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_BASE_S = 0.5
 DEFAULT_BACKOFF_MAX_S = 8.0
+# All retries of one request together may wait at most this long (Retry-After too).
+DEFAULT_RETRY_BUDGET_S = 60.0
 DEFAULT_PAGE_SIZE = 100
 JSON_API = "application/vnd.api+json"
 FILTER_OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "like")  # Q29
 DB_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+AUTO_PREFIX = "auto"
+# SuiteCRM 7 serves the API under /Api, SuiteCRM 8 under /legacy/Api.
+PREFIX_CANDIDATES = ("/Api", "/legacy/Api")
+# Q26: these modules hang off one parent record through parent_type/parent_id.
+PARENT_CHILD_MODULES = frozenset({"Notes", "Meetings", "Calls", "Tasks"})
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _NOT_FOUND = re.compile(
     r"is not found|does not exist|cannot load relationship|is not related",
     re.IGNORECASE,
 )
+# A database that failed for the moment: worth another try whatever the status.
+_DB_TRANSIENT = re.compile(
+    r"database failure|deadlock|lock wait timeout|server has gone away|"
+    r"lost connection|too many connections",
+    re.IGNORECASE,
+)
+# SQL the server built is wrong (Q10: raw SQL errors in a 400): retrying cannot help.
+_DB_FATAL = re.compile(
+    r"unknown column|error in your sql syntax|doesn't exist|incorrect string value|"
+    r"data too long",
+    re.IGNORECASE,
+)
+_COLUMN = re.compile(r"column (?:[`']?\w+[`']?\.)*[`']?(\w+)", re.IGNORECASE)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Q13: SuiteCRM encodes only these four on output; "&" itself is left alone.
 _ENTITIES = {"&quot;": '"', "&#039;": "'", "&lt;": "<", "&gt;": ">"}
 _ENTITY = re.compile("|".join(map(re.escape, _ENTITIES)))
@@ -167,13 +201,14 @@ class V8Client:
         grant_type: str = "password",
         username: str | None = None,
         password: str | None = None,
-        api_prefix: str = "/Api",
+        api_prefix: str = AUTO_PREFIX,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         verify_tls: bool = True,
         session: requests.Session | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_base_s: float = DEFAULT_BACKOFF_BASE_S,
         backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
+        retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -185,15 +220,20 @@ class V8Client:
             password=password,
         )
         self.base_url = base_url.rstrip("/")
-        self._api_root = self.base_url + _normalize_prefix(api_prefix)
+        self._prefix = None if _is_auto(api_prefix) else _normalize_prefix(api_prefix)
+        self._verified = False
         self._timeout_s = timeout_s
         self._verify_tls = verify_tls
         self._session = session or requests.Session()
         self._max_retries = max(0, max_retries)
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
+        self._retry_budget_s = retry_budget_s
         self._sleep = sleep
+        self._clock = clock
         self._redact = Redactor(self._credentials.secrets())
+        self._fields: dict[str, dict[str, Any]] = {}
+        self._links: dict[tuple[str, str], str] = {}
         self._tokens = TokenKeeper(
             self._credentials,
             post=self._post_token,
@@ -214,11 +254,120 @@ class V8Client:
         """Close the HTTP session."""
         self._session.close()
 
+    @property
+    def grant(self) -> str:
+        """The OAuth2 grant this client signs in with."""
+        return self._credentials.grant.value
+
+    @property
+    def username(self) -> str | None:
+        """The user named in the configuration (password grant), if any."""
+        return self._credentials.username
+
+    @property
+    def token(self) -> Token | None:
+        """The current token, None before signing in; its repr shows no secret."""
+        return self._tokens.token
+
+    # -- where the API lives ---------------------------------------------------
+
+    @property
+    def api_prefix(self) -> str:
+        """``/Api`` or ``/legacy/Api``: configured, or probed once per base URL."""
+        if self._prefix is None:
+            self._prefix = _PREFIXES.find(self.base_url, self._probe_prefix)
+            self._verified = True
+        return self._prefix
+
+    @property
+    def api_root(self) -> str:
+        return self.base_url + self.api_prefix
+
+    def reachable_prefix(self) -> str:
+        """The API prefix, after making sure a V8 API answers under it.
+
+        A probed prefix has just answered; a configured one is asked once here.
+        """
+        if self._prefix is not None and not self._verified:
+            reply = self._send("GET", self.api_root + "/V8/meta/modules")
+            if not _is_v8_answer(reply):
+                raise ApiError(
+                    _(
+                        "No SuiteCRM V8 API answers at {url} (HTTP {status}); check "
+                        "suitecrm.url and suitecrm.api_prefix, or set it to auto"
+                    ).format(url=self.api_root, status=reply.status),
+                    status=reply.status,
+                    path="/V8/meta/modules",
+                    detail=self._detail(reply),
+                )
+        self._verified = True
+        return self.api_prefix
+
+    def sign_in(self) -> Token:
+        """Sign in now with the configured grant and return the new token."""
+        self._tokens.sign_in()
+        token = self._tokens.token
+        assert token is not None
+        return token
+
+    def _probe_prefix(self) -> str:
+        """The first candidate prefix under which a V8 API answers.
+
+        An unauthenticated request to a V8 route answers 401 in the OAuth shape
+        (Q5, F1); anything else (Slim's 404, a web page) means no API there.
+        """
+        for prefix in PREFIX_CANDIDATES:
+            url = self.base_url + prefix + "/V8/meta/modules"
+            reply = self._send("GET", url)
+            if _is_v8_answer(reply):
+                logger.info("SuiteCRM's V8 API answers under %s", prefix)
+                return prefix
+            logger.debug("no V8 API under %s (HTTP %d)", prefix, reply.status)
+        raise ApiError(
+            _(
+                "No SuiteCRM V8 API answers at {url} under {prefixes}; check the URL "
+                "or set suitecrm.api_prefix"
+            ).format(url=self.base_url, prefixes=" / ".join(PREFIX_CANDIDATES)),
+            path="/V8/meta/modules",
+        )
+
     # -- records ---------------------------------------------------------------
 
     def current_user(self) -> Record:
         """The signed-in user; NOTE: its dates come in the display format (Q14)."""
         return self._record(self._call("GET", "/V8/current-user"))
+
+    def verify_identity(self, user_name: str | None = None) -> Record:
+        """The user the token acts as, after checking it is ``user_name``.
+
+        ``user_name`` defaults to the configured user.  Q3/F35: a client_credentials
+        client used with the password grant gets a token acting as its assigned
+        user, and client_credentials tokens always do; so before acting on
+        someone's behalf, ask SuiteCRM who the token is (``/V8/current-user``).
+        With no name to compare (client_credentials), the acting user is returned.
+
+        Raises:
+            IdentityError: the token acts as somebody else.
+        """
+        expected = user_name or self._credentials.username
+        user = self.current_user()
+        # Q14: current-user does carry user_name, unlike GET /module/Users/{id}.
+        actual = str(user.get("user_name") or "")
+        if expected is None or actual.casefold() == expected.casefold():
+            return user
+        raise IdentityError(
+            _(
+                "The SuiteCRM token acts as user {actual}, not as {expected}: OAuth2 "
+                "client {client_id} issues tokens for its assigned user; use a "
+                "password-grant client for {expected}"
+            ).format(
+                actual=actual or "?",
+                expected=expected,
+                client_id=self._credentials.client_id,
+            ),
+            expected=expected,
+            actual=actual,
+        )
 
     def get(
         self, module: str, record_id: str, *, fields: Sequence[str] | None = None
@@ -241,7 +390,11 @@ class V8Client:
         the first attempt did succeed and the stored record is returned.
         """
         record_id = record_id or str(uuid.uuid4())
-        data = {"type": module, "id": record_id, "attributes": _wire(attributes)}
+        data = {
+            "type": module,
+            "id": record_id,
+            "attributes": _wire_attributes(module, attributes),
+        }
         reply = self._exchange("POST", "/V8/module", body={"data": data})
         if _already_created(reply, self._detail(reply)):
             logger.warning(
@@ -249,8 +402,10 @@ class V8Client:
                 module,
                 record_id,
             )
-            return self.get(module, record_id)
-        return self._record(self._checked("POST", "/V8/module", reply))
+            record = self.get(module, record_id)
+        else:
+            record = self._record(self._checked("POST", "/V8/module", reply))
+        return _verify_text(module, attributes, record)
 
     def create_document(
         self,
@@ -273,8 +428,13 @@ class V8Client:
         self, module: str, record_id: str, attributes: Mapping[str, Any]
     ) -> Record:
         """Change attributes of a record; SuiteCRM answers 201 (Q11)."""
-        data = {"type": module, "id": record_id, "attributes": _wire(attributes)}
-        return self._record(self._call("PATCH", "/V8/module", body={"data": data}))
+        data = {
+            "type": module,
+            "id": record_id,
+            "attributes": _wire_attributes(module, attributes),
+        }
+        body = self._call("PATCH", "/V8/module", body={"data": data})
+        return _verify_text(module, attributes, self._record(body))
 
     def delete(self, module: str, record_id: str) -> None:
         """Delete a record; a retried delete that finds it gone has succeeded."""
@@ -316,16 +476,21 @@ class V8Client:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_pages: int | None = None,
     ) -> Iterator[Record]:
-        """Every record of ``module``, page by page, each id once (Q27/Q28)."""
+        """Every record of ``module``, page by page, each id once (Q27/Q28).
 
-        def fetch(number: int) -> Page:
+        A sort is always sent (``id`` when none is given): without one SuiteCRM's
+        order is unspecified (Q31) and page boundaries shift between requests.
+        """
+        sort = sort or "id"
+
+        def fetch(number: int, size: int) -> Page:
             return self.list(
                 module,
                 fields=fields,
                 filters=filters,
                 operator=operator,
                 sort=sort,
-                page_size=page_size,
+                page_size=size,
                 page_number=number,
             )
 
@@ -367,6 +532,73 @@ class V8Client:
         body = {"data": {"type": related_module, "id": related_id}}
         return dict(self._call("POST", path, body=body).get("meta") or {})
 
+    def link_name(self, module: str, related_module: str) -> str:
+        """The link of ``module`` that leads to ``related_module``, from its vardefs.
+
+        Read from ``/V8/meta/fields/{module}`` (fields of type ``link``), once per
+        module; the answer is kept.  V8 shows a link's relationship name but not
+        the module it leads to (A7), so the link named like the related module
+        wins, then the one whose relationship names it.
+
+        Raises:
+            InputError: no link, or several, lead there; name the link instead.
+        """
+        key = (module, related_module)
+        if key in self._links:
+            return self._links[key]
+        links = {
+            name: spec
+            for name, spec in self.meta_fields(module).items()
+            if isinstance(spec, Mapping) and spec.get("type") == "link"
+        }
+        found = _pick_link(links, related_module)
+        if len(found) != 1:
+            raise InputError(
+                _(
+                    "Cannot tell which link of {module} leads to {related}; name one "
+                    "of: {links}"
+                ).format(
+                    module=module,
+                    related=related_module,
+                    links=", ".join(found or sorted(links)) or "-",
+                )
+            )
+        self._links[key] = found[0]
+        return found[0]
+
+    def relate_records(
+        self,
+        module: str,
+        record_id: str,
+        related_module: str,
+        related_id: str,
+        *,
+        link: str | None = None,
+    ) -> None:
+        """Relate two records the way SuiteCRM itself relates them.
+
+        A Note, Meeting, Call or Task hangs off its parent through ``parent_type``
+        and ``parent_id`` on the child (Q26), so that is what is written; any other
+        pair goes through the named ``link``, looked up in the vardefs when not
+        given (see :meth:`link_name`).
+        """
+        if link is None:
+            child = _parent_child(module, related_module)
+            if child is not None:
+                child_module, child_id, parent_module, parent_id = (
+                    (related_module, related_id, module, record_id)
+                    if child == related_module
+                    else (module, record_id, related_module, related_id)
+                )
+                self.update(
+                    child_module,
+                    child_id,
+                    {"parent_type": parent_module, "parent_id": parent_id},
+                )
+                return
+            link = self.link_name(module, related_module)
+        self.relate(module, record_id, link, related_module, related_id)
+
     def unrelate(self, module: str, record_id: str, link: str, related_id: str) -> None:
         """Remove one link; a retried unlink that finds nothing to remove succeeded."""
         path = _path(
@@ -381,16 +613,18 @@ class V8Client:
         return _attributes_of(self._call("GET", "/V8/meta/modules"))
 
     def meta_fields(self, module: str) -> dict[str, Any]:
-        """The field definitions (vardefs) of ``module``."""
-        body = self._call("GET", _path("V8", "meta", "fields", module))
-        return _attributes_of(body)
+        """The field definitions (vardefs) of ``module``; read once, then kept."""
+        if module not in self._fields:
+            body = self._call("GET", _path("V8", "meta", "fields", module))
+            self._fields[module] = _attributes_of(body)
+        return dict(self._fields[module])
 
     def logout(self) -> None:
         """Revoke the current access token (Q6); nothing to do when not signed in."""
         token = self._tokens.forget()
         if token is None:
             return
-        url = self._api_root + "/V8/logout"
+        url = self.api_root + "/V8/logout"
         reply = self._send("POST", url, bearer=token.access_token, idempotent=False)
         if reply.status not in (200, 401):
             raise self._api_error("POST", "/V8/logout", reply)
@@ -398,7 +632,7 @@ class V8Client:
     # -- signing in ------------------------------------------------------------
 
     def _post_token(self, body: Mapping[str, str]) -> TokenReply:
-        reply = self._send("POST", self._api_root + "/access_token", body=body)
+        reply = self._send("POST", self.api_root + "/access_token", body=body)
         return TokenReply(reply.status, reply.body, self._detail(reply))
 
     def _remember_secrets(self, token: Token) -> None:
@@ -437,7 +671,7 @@ class V8Client:
         body: Any = None,
     ) -> _Reply:
         """Send with the current token; on a 401 sign in again once and repeat."""
-        url = self._api_root + path
+        url = self.api_root + path
         reply = self._send(
             method, url, params=params, body=body, bearer=self._tokens.access_token()
         )
@@ -487,7 +721,12 @@ class V8Client:
         return reply.body
 
     def _api_error(self, method: str, path: str, reply: _Reply) -> ApiError:
-        """The error for a refused V8 request (Q10: nearly everything is HTTP 400)."""
+        """The error for a refused V8 request, chosen by what the answer says.
+
+        Q10: nearly every failure is HTTP 400 with a detail text, so the status
+        alone decides little: the detail tells access denied, not found, a
+        database that failed for the moment (retriable) or SQL that cannot work.
+        """
         detail = self._detail(reply)
         fields: dict[str, Any] = {
             "status": reply.status,
@@ -502,12 +741,37 @@ class V8Client:
                 ).format(method=method, path=path),
                 **fields,
             )
-        if reply.status == 404 or _NOT_FOUND.search(detail):
+        if reply.status == 404 or (
+            _NOT_FOUND.search(detail) and not _DB_FATAL.search(detail)
+        ):
             return NotFoundError(
                 _(
                     "SuiteCRM found no such module, record or link for "
                     "{method} {path}: {detail}"
                 ).format(method=method, path=path, detail=shown),
+                **fields,
+            )
+        if _DB_FATAL.search(detail):
+            return ApiError(_sql_failure_message(detail), **fields)
+        if _DB_TRANSIENT.search(detail):
+            return ApiError(
+                _(
+                    "SuiteCRM's database failed while answering {method} {path}; "
+                    "try again later, and if it persists look at suitecrm.log on "
+                    "the server: {detail}"
+                ).format(method=method, path=path, detail=shown),
+                retriable=True,
+                **fields,
+            )
+        if reply.status == 429:
+            return ApiError(
+                _(
+                    "SuiteCRM is limiting the rate of requests; try again in "
+                    "{seconds} seconds"
+                ).format(
+                    seconds=int(_retry_after_s(reply.headers.get("Retry-After")) or 60)
+                ),
+                retriable=True,
                 **fields,
             )
         return ApiError(
@@ -535,10 +799,14 @@ class V8Client:
     ) -> _Reply:
         """One request, repeated with backoff on transport errors, 5xx and 429.
 
-        Every request this client makes is safe to repeat (creates carry their id,
-        deletes and unlinks accept "already gone" after a retry) except logout.
+        Bounded twice: at most ``max_retries`` repeats, and no more waiting than
+        ``retry_budget_s`` in all; a Retry-After beyond that budget ends it at
+        once.  Every request this client makes is safe to repeat (creates carry
+        their id, deletes and unlinks accept "already gone" after a retry) except
+        logout.
         """
         attempts = 1 + (self._max_retries if idempotent else 0)
+        deadline = self._clock() + self._retry_budget_s
         attempt = 0
         while True:
             attempt += 1
@@ -548,13 +816,28 @@ class V8Client:
             except TransportError as exc:
                 if attempt >= attempts:
                     raise
+                failure: TransportError | _Reply = exc
                 reason = exc.message
             else:
                 if attempt >= attempts or not _should_retry(reply):
                     return reply
+                failure = reply
                 retry_after = reply.headers.get("Retry-After")
                 reason = f"HTTP {reply.status}"
             delay_s = self._backoff_s(attempt, retry_after)
+            if self._clock() + delay_s > deadline:
+                logger.warning(
+                    "%s %s failed (%s); a retry in %.1f s would exceed the budget "
+                    "of %.0f s; giving up",
+                    method,
+                    urlsplit(url).path,
+                    reason,
+                    delay_s,
+                    self._retry_budget_s,
+                )
+                if isinstance(failure, TransportError):
+                    raise failure
+                return failure
             logger.warning(
                 "%s %s failed (%s); retry %d of %d in %.1f s",
                 method,
@@ -627,13 +910,14 @@ class V8Client:
         )
 
     def _backoff_s(self, attempt: int, retry_after: str | None) -> float:
-        """Exponential backoff with jitter, at least Retry-After, at most the cap."""
+        """Exponential backoff with jitter up to the cap; Retry-After, when longer."""
         ceiling_s = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))
         delay_s = random.uniform(ceiling_s / 2, ceiling_s)
         hinted_s = _retry_after_s(retry_after)
         if hinted_s is not None:
+            # The server said how long to wait: waiting less only earns another 429.
             delay_s = max(delay_s, hinted_s)
-        return min(delay_s, self._backoff_max_s)
+        return delay_s
 
     # -- decoding --------------------------------------------------------------
 
@@ -665,13 +949,17 @@ class V8Client:
 
 
 def iterate_pages(
-    fetch: Callable[[int], Page], *, page_size: int, max_pages: int | None
+    fetch: Callable[[int, int], Page], *, page_size: int, max_pages: int | None
 ) -> Iterator[Record]:
-    """Yield records page after page, never trusting ``total-pages`` or ``next``.
+    """Yield records page after page; ``fetch(number, size)`` reads one page.
 
-    Q28: total-pages counts rows the user may not see, so paging stops at the first
-    empty or short page.  Q27/E4: a ``next`` link can point at the same page, so
-    page numbers are counted here, from 1, and a page bringing no new id ends it.
+    ``total-pages`` is never trusted (Q28: it counts rows the user may not see; it
+    is 0 when filtering on a custom field), nor is a ``next`` link alone (E4: it
+    can point at the same page).  Paging ends at an empty page, a short page, or
+    a missing ``next`` link on a page that ``total-pages`` also calls the last.
+    A first page shorter than asked that still announces a next page means the
+    server caps the page size: the size is lowered to that cap and paging goes
+    on.  Each id is yielded once, so rows shifting between pages do no harm.
     """
     if page_size < 1:
         # Q27: SuiteCRM refuses page[size]=0 with a 400.
@@ -679,22 +967,181 @@ def iterate_pages(
             _("The page size must be at least 1, not {value}").format(value=page_size)
         )
     seen: set[str] = set()
+    size = page_size
     number = 1
     while True:
-        page = fetch(number)
+        page = fetch(number, size)
         fresh = [record for record in page.records if record.id not in seen]
         for record in fresh:
             seen.add(record.id)
             yield record
-        if len(page.records) < page_size:
+        count = len(page.records)
+        if count == 0:
             return
-        if not fresh:
+        if number == 1 and count < size and page.links.get("next"):
+            logger.warning(
+                "SuiteCRM returned %d records where %d were asked and announced "
+                "more: it caps the page size; going on with pages of %d",
+                count,
+                size,
+                count,
+            )
+            size = count
+        elif count < size:
+            return
+        elif not fresh:
             logger.warning("page %d repeated records already seen; stopping", number)
+            return
+        elif _last_page(page, number):
             return
         if max_pages is not None and number >= max_pages:
             logger.warning("stopped after %d pages (the configured cap)", number)
             return
         number += 1
+
+
+def _last_page(page: Page, number: int) -> bool:
+    """True when links and meta agree that ``number`` is the last page."""
+    if not page.links or page.links.get("next"):
+        return False
+    # A null next link is derived from total-pages, which can be 0 while rows
+    # exist (Q28 note); only a consistent pair ends the paging.
+    return page.total_pages is not None and 0 < page.total_pages <= number
+
+
+class _PrefixCache:
+    """The API prefix found for each base URL, shared by all clients of a process."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def find(self, base_url: str, probe: Callable[[], str]) -> str:
+        with self._lock:
+            if base_url not in self._found:
+                self._found[base_url] = probe()
+            return self._found[base_url]
+
+    def forget(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
+_PREFIXES = _PrefixCache()
+
+
+def forget_probed_prefixes() -> None:
+    """Forget every probed API prefix (after a server moved, and in tests)."""
+    _PREFIXES.forget()
+
+
+def _is_auto(prefix: str | None) -> bool:
+    return prefix is None or prefix.strip().lower() == AUTO_PREFIX
+
+
+def _is_v8_answer(reply: _Reply) -> bool:
+    """F1: V8 routes answer an unauthenticated request 401 in the OAuth shape."""
+    if not isinstance(reply.body, Mapping):
+        return False
+    if reply.status == 401:
+        return "error" in reply.body or "message" in reply.body
+    return reply.status == 200 and "data" in reply.body
+
+
+def _pick_link(links: Mapping[str, Mapping[str, Any]], related: str) -> list[str]:
+    """Links of a vardefs map that lead to module ``related``, best first."""
+    wanted = {related.lower(), related.lower().rstrip("s")}
+    exact = [name for name in links if name.lower() in wanted]
+    if exact:
+        return exact[:1]
+    # The relationship name carries both modules: accounts_contacts, account_notes.
+    named = [
+        name
+        for name, spec in links.items()
+        if wanted & set(str(spec.get("relationship") or "").lower().split("_"))
+    ]
+    return sorted(named)
+
+
+def _parent_child(module: str, related_module: str) -> str | None:
+    """Which of the two is a child hanging off the other by parent_type (Q26)."""
+    if related_module in PARENT_CHILD_MODULES and module not in PARENT_CHILD_MODULES:
+        return related_module
+    if module in PARENT_CHILD_MODULES and related_module not in PARENT_CHILD_MODULES:
+        return module
+    return None
+
+
+def _wire_attributes(module: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes ready to send; text that cannot travel is refused by field."""
+    for name, value in attributes.items():
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise InputError(
+                _(
+                    "The value of {field} for {module} holds a broken character (a "
+                    "lone UTF-16 surrogate) that cannot be sent as UTF-8; fix the "
+                    "source text"
+                ).format(field=name, module=module)
+            )
+    return dict(_wire(attributes))
+
+
+def _verify_text(module: str, sent: Mapping[str, Any], record: Record) -> Record:
+    """``record`` after checking SuiteCRM kept the text that was sent.
+
+    A database whose columns are utf8mb3 (server fact 2) cannot hold emoji: the
+    text is cut at the first one, or the write fails.  A cut or lost text is an
+    error naming the field, never silently accepted.  Other rewrites SuiteCRM is
+    known for (Q13: tags stripped from varchar fields; trailing spaces) pass.
+    """
+    for name, value in sent.items():
+        stored = record.attributes.get(name)
+        if not isinstance(value, str) or not isinstance(stored, str):
+            continue
+        if stored == value or not value.startswith(stored):
+            continue
+        lost = value[len(stored) :]
+        if not lost.strip():
+            continue
+        if _ASTRAL.match(lost):
+            raise ApiError(
+                _(
+                    "SuiteCRM stored {field} of {module} {id} only up to the first "
+                    "emoji or other 4-byte character: its database is not utf8mb4. "
+                    "Convert the database to utf8mb4 (see dscrm check) or remove "
+                    "those characters"
+                ).format(field=name, module=module, id=record.id),
+                detail=stored,
+            )
+        if not stored:
+            continue  # write-only fields (filecontents, Q25) come back empty
+        raise ApiError(
+            _(
+                "SuiteCRM cut {field} of {module} {id} to {length} characters; "
+                "the field is shorter than the text sent"
+            ).format(field=name, module=module, id=record.id, length=len(stored)),
+            detail=stored,
+        )
+    return record
+
+
+def _sql_failure_message(detail: str) -> str:
+    """What a raw SQL error from SuiteCRM (Q10) means for the user."""
+    match = _COLUMN.search(detail)
+    column = match.group(1) if match else "?"
+    if re.search(r"incorrect string value", detail, re.IGNORECASE):
+        return _(
+            "SuiteCRM's database cannot store the text of {field}: it holds emoji or "
+            "other 4-byte characters and the column is not utf8mb4 (see dscrm check)"
+        ).format(field=column)
+    if re.search(r"data too long", detail, re.IGNORECASE):
+        return _("The text of {field} is longer than SuiteCRM's column allows").format(
+            field=column
+        )
+    return _(
+        "SuiteCRM built SQL its database refused ({detail}); filters and sorts work "
+        "only on columns of the module's own table, not on custom or non-db fields"
+    ).format(detail=detail)
 
 
 def _to_record(data: Mapping[str, Any]) -> Record:
@@ -762,11 +1209,20 @@ def _filter_params(filters: Mapping[str, Any] | None, operator: str) -> dict[str
                         "Unknown filter operation {op} on {field}; use one of {ops}"
                     ).format(op=op, field=name, ops=", ".join(FILTER_OPERATORS))
                 )
-            params[f"filter[{name}][{op}]"] = _filter_value(value)
+            params[f"filter[{name}][{op}]"] = _filter_value(name, value)
     return params
 
 
-def _filter_value(value: Any) -> str:
+def _filter_value(name: str, value: Any) -> str:
+    """One filter value as text; what SuiteCRM cannot compare is refused (Q29)."""
+    if value is None or isinstance(value, Mapping | list | tuple | set | frozenset):
+        raise InputError(
+            _(
+                "SuiteCRM cannot filter {field} on {value!r}: it compares with one "
+                "plain value (no lists, no NULL, no nested conditions); use one "
+                "condition per value joined with or"
+            ).format(field=name, value=value)
+        )
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(_wire(value))
@@ -826,17 +1282,30 @@ def _html_text(raw: str) -> str:
 
 
 def _should_retry(reply: _Reply) -> bool:
-    # A 500 with a JSON error (OAuth unknown_error, server fact 1) is a decision,
-    # not a hiccup; only a 500 without one is repeated.
+    """Worth repeating: by status, or by meaning for a failed database (Q10)."""
     if reply.status in _RETRY_STATUSES:
         return True
+    if reply.status >= 400:
+        detail = _error_detail(reply.body, reply.raw)
+        if _DB_TRANSIENT.search(detail) and not _DB_FATAL.search(detail):
+            return True
+    # A 500 with a JSON error (OAuth unknown_error, server fact 1) is a decision,
+    # not a hiccup; only a 500 without one is repeated.
     return reply.status >= 500 and reply.body is None
 
 
 def _retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from dscrm_bridge import i18n
-from dscrm_bridge.suitecrm.v8client import V8Client
+from dscrm_bridge.suitecrm.v8client import V8Client, forget_probed_prefixes
 
 BASE_URL = "http://127.0.0.1:8080"
 TOKEN_URL = BASE_URL + "/Api/access_token"
@@ -51,6 +51,9 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
 
 @pytest.fixture(autouse=True)
 def english() -> Iterator[None]:
@@ -59,6 +62,14 @@ def english() -> Iterator[None]:
     i18n.set_language("en")
     yield
     i18n.set_language(before)
+
+
+@pytest.fixture(autouse=True)
+def fresh_prefixes() -> Iterator[None]:
+    """Each test probes the API prefix anew (the cache is per process)."""
+    forget_probed_prefixes()
+    yield
+    forget_probed_prefixes()
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +95,12 @@ def sleeps() -> list[float]:
 
 @pytest.fixture()
 def make_client(clock: Clock, sleeps: list[float]) -> Callable[..., V8Client]:
-    """A client of the recorded instance whose sleeps are recorded, not slept."""
+    """A client of the recorded instance (prefix /Api) whose sleeps only move the
+    test clock and are recorded."""
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.sleep(seconds)
 
     def make(**options: Any) -> V8Client:
         settings: dict[str, Any] = {
@@ -92,8 +108,9 @@ def make_client(clock: Clock, sleeps: list[float]) -> Callable[..., V8Client]:
             "client_secret": CLIENT_SECRET,
             "username": USERNAME,
             "password": PASSWORD,
+            "api_prefix": "/Api",
             "backoff_max_s": BACKOFF_MAX_S,
-            "sleep": sleeps.append,
+            "sleep": sleep,
             "clock": clock,
             **options,
         }

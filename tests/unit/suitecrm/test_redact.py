@@ -51,3 +51,22 @@ def test_redactor_masks_secrets_added_later() -> None:
     assert (
         redact("used token-abcdef twice: token-abcdef") == f"used {MASK} twice: {MASK}"
     )
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        "password=p%40ss+w%26rd%22%C3%A9&grant_type=password",
+        '{"password": "p@ss w&rd\\"\\u00e9"}',
+        '{"password": "p@ss w&rd\\"é"}',
+        "/login?password=p%40ss%20w%26rd%22%C3%A9",
+    ],
+    ids=["form-encoded", "json-ascii", "json-utf8", "url-path"],
+)
+def test_secret_is_masked_in_its_encoded_forms(echoed: str) -> None:
+    redact = Redactor(['p@ss w&rd"é'])
+
+    shown = redact(f"server echoed: {echoed}")
+
+    assert MASK in shown
+    assert "w&rd" not in shown and "w%26rd" not in shown

@@ -11,7 +11,7 @@ import responses
 
 from dscrm_bridge import i18n
 from dscrm_bridge.errors import ApiError, AuthError, ConfigError
-from dscrm_bridge.suitecrm.oauth import EXPIRY_MARGIN_S
+from dscrm_bridge.suitecrm.oauth import EXPIRY_MARGIN_S, IdentityError
 from dscrm_bridge.suitecrm.v8client import V8Client
 
 from .conftest import (
@@ -299,3 +299,85 @@ def test_rejected_client_secret_is_reported_in_chinese(
         "的客户端密钥；请检查配置中的 client_secret"
     )
     assert caught.value.detail == "Client authentication failed"
+
+
+def test_refresh_refused_as_invalid_client_signs_in_again_with_the_grant(
+    crm: FakeCRM,
+    client: V8Client,
+    clock: Clock,
+) -> None:
+    # Some 7.13+ servers refuse every refresh of a password-grant token this way.
+    crm.replay("F30")  # 401 invalid_client, answered to the refresh request
+    crm.token("token-3")
+    crm.replay(ACCOUNT)
+
+    client.get("Accounts", "72bc0432-e90d-fdfe-1c4e-6b12db7ef146")
+    clock.now += 3600
+    client.get("Accounts", "72bc0432-e90d-fdfe-1c4e-6b12db7ef146")
+
+    sent = [sent_json(c) for c in token_calls(crm.mock)]
+    assert [body["grant_type"] for body in sent] == [
+        "password",
+        "refresh_token",
+        "password",
+    ]
+    assert sent[2] == sent[0]  # the original grant, unchanged
+    assert _bearer(crm.api_calls()[-1]) == "Bearer token-3"
+
+
+def test_identity_check_refuses_a_token_acting_as_another_user(
+    crm: FakeCRM,
+    make_client: Callable[..., V8Client],
+) -> None:
+    # F35/H1: the client_credentials client accepts user1's password grant, but
+    # the token acts as its assigned user, admin (H1b).
+    request = crm.transcript("H1")["request_body"]
+    crm.token("h1-token", step="H1")
+    crm.replay("H1b")
+    client = make_client(
+        client_id=request["client_id"],
+        client_secret=request["client_secret"],
+        username=request["username"],
+        password=request["password"],
+    )
+
+    with pytest.raises(IdentityError) as caught:
+        client.verify_identity()
+
+    assert isinstance(caught.value, AuthError)
+    assert (caught.value.expected, caught.value.actual) == ("user1", "admin")
+    assert "admin" in str(caught.value) and "user1" in str(caught.value)
+    assert request["password"] not in str(caught.value)
+
+
+def test_identity_check_returns_the_user_when_the_token_is_theirs(
+    crm: FakeCRM,
+    make_client: Callable[..., V8Client],
+) -> None:
+    crm.token()
+    crm.replay("C2")  # current-user for user1's own token
+    client = make_client(username="USER1")
+
+    user = client.verify_identity()
+
+    assert user.attributes["user_name"] == "user1"  # compared without case
+
+
+def test_identity_check_of_client_credentials_compares_a_given_name(
+    crm: FakeCRM,
+    make_client: Callable[..., V8Client],
+) -> None:
+    client = make_client(
+        client_id="39283fb6-56b9-4945-93c7-03ea4a16c56a",
+        client_secret="bridge-cc-secret",
+        grant_type="client_credentials",
+        username=None,
+        password=None,
+    )
+    crm.token("cc-1", step="A8")
+    crm.replay("A9")
+    crm.replay("A9")
+
+    assert client.verify_identity().attributes["user_name"] == "admin"
+    with pytest.raises(IdentityError):
+        client.verify_identity("user1")

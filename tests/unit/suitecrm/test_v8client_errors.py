@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -185,3 +186,107 @@ def test_created_user_answer_with_trailing_text_is_a_success(
     assert user.id == "145a0e9f-3176-c90f-a994-6b12dbf3ab56"
     assert user.type == "User" and user.attributes["last_name"] == "NoEmail"
     assert "Provide both a User Name and an Email Address." in caplog.text
+
+
+def _v8_error(detail: str, status: int = 400) -> dict[str, object]:
+    """Q10's error shape: ``errors`` is one object, not an array."""
+    return {"errors": {"status": status, "title": None, "detail": detail}}
+
+
+DB_FAILURE = "Database failure. Please refer to suitecrm.log for details."
+
+
+def test_database_failure_in_a_400_is_retried_then_reported_as_retriable(
+    crm: FakeCRM, client: V8Client, sleeps: list[float]
+) -> None:
+    crm.mock.add(
+        responses.GET,
+        V8_URL + "/module/Accounts",
+        json=_v8_error(DB_FAILURE),
+        status=400,
+    )
+
+    with pytest.raises(ApiError) as caught:
+        client.list("Accounts")
+
+    assert type(caught.value) is ApiError
+    assert caught.value.status == 400 and caught.value.retriable is True
+    assert caught.value.detail == DB_FAILURE
+    assert "suitecrm.log" in str(caught.value)
+    assert len(crm.api_calls()) == 4 and len(sleeps) == 3
+
+
+def test_database_failure_that_clears_is_a_success(
+    crm: FakeCRM, client: V8Client
+) -> None:
+    crm.mock.add(
+        responses.GET,
+        V8_URL + "/module/Accounts",
+        json=_v8_error(DB_FAILURE),
+        status=400,
+    )
+    crm.replay("E9", url=V8_URL + "/module/Accounts")
+
+    page = client.list("Accounts")
+
+    assert len(page.records) == len(crm.transcript.body("E9")["data"])
+
+
+def test_sql_error_of_a_custom_field_filter_is_fatal_and_explained(
+    crm: FakeCRM, client: V8Client, sleeps: list[float]
+) -> None:
+    crm.replay("E22")
+
+    with pytest.raises(ApiError) as caught:
+        client.list("Accounts", fields=["name"], filters={"jjwg_maps_lat_c": "0"})
+
+    assert caught.value.retriable is False and sleeps == []
+    assert "custom" in str(caught.value)
+    assert "accounts_cstm.jjwg_maps_lat_c" in str(caught.value)
+    assert not isinstance(caught.value, NotFoundError)
+
+
+def test_emoji_refused_by_a_utf8mb3_column_names_the_field(
+    crm: FakeCRM, client: V8Client, sleeps: list[float]
+) -> None:
+    # What MariaDB says when 4-byte text meets a utf8mb3 column (server fact 2).
+    detail = (
+        "Incorrect string value: '\\xF0\\x9F\\x98\\x80' for column "
+        "`suitecrm`.`accounts`.`name` at row 1"
+    )
+    crm.mock.add(responses.POST, V8_URL + "/module", json=_v8_error(detail), status=400)
+
+    with pytest.raises(ApiError) as caught:
+        client.create("Accounts", {"name": "大盛 😀"})
+
+    assert "name" in str(caught.value) and "utf8mb4" in str(caught.value)
+    assert caught.value.retriable is False and sleeps == []
+
+
+def test_empty_error_body_is_an_error_without_detail(
+    crm: FakeCRM, client: V8Client
+) -> None:
+    crm.mock.add(responses.GET, V8_URL + "/module/Accounts", body="", status=400)
+
+    with pytest.raises(ApiError) as caught:
+        client.list("Accounts")
+
+    assert caught.value.detail == "" and caught.value.retriable is False
+    assert "no details given" in str(caught.value)
+
+
+def test_error_json_followed_by_text_keeps_the_json_detail(
+    crm: FakeCRM, client: V8Client
+) -> None:
+    body = json.dumps(_v8_error("Module NoSuchModule does not exist"))
+    crm.mock.add(
+        responses.GET,
+        V8_URL + "/module/NoSuchModule",
+        body=body + "\nWarning: something in index.php",
+        status=400,
+    )
+
+    with pytest.raises(NotFoundError) as caught:
+        client.list("NoSuchModule")
+
+    assert caught.value.detail == "Module NoSuchModule does not exist"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from collections.abc import Callable
 
 import pytest
@@ -179,3 +181,73 @@ def test_logout_is_not_retried(
         client.logout()
 
     assert sleeps == []
+
+
+def test_retry_after_beyond_the_time_budget_gives_up_at_once(
+    crm: FakeCRM,
+    make_client: Callable[..., V8Client],
+    sleeps: list[float],
+) -> None:
+    crm.token()
+    client = make_client(retry_budget_s=30.0)
+    crm.mock.add(
+        responses.GET, ACCOUNT_URL, body="", status=429, headers={"Retry-After": "120"}
+    )
+
+    with pytest.raises(ApiError) as caught:
+        client.get("Accounts", ACCOUNT_ID)
+
+    assert caught.value.status == 429 and caught.value.retriable is True
+    assert "120 seconds" in str(caught.value)
+    assert sleeps == [] and len(crm.api_calls()) == 1
+
+
+def test_retry_after_longer_than_the_backoff_cap_is_honoured(
+    crm: FakeCRM, client: V8Client, sleeps: list[float]
+) -> None:
+    crm.mock.add(
+        responses.GET,
+        ACCOUNT_URL,
+        body="",
+        status=503,
+        headers={"Retry-After": str(BACKOFF_MAX_S * 3)},
+    )
+    crm.replay("A4")
+
+    client.get("Accounts", ACCOUNT_ID)
+
+    assert sleeps == [BACKOFF_MAX_S * 3]
+
+
+def test_retries_stop_when_their_waiting_would_exceed_the_budget(
+    crm: FakeCRM,
+    make_client: Callable[..., V8Client],
+    sleeps: list[float],
+) -> None:
+    crm.token()
+    client = make_client(max_retries=50, backoff_base_s=1.0, retry_budget_s=20.0)
+    crm.mock.add(responses.GET, ACCOUNT_URL, body="", status=503)
+
+    with pytest.raises(ApiError):
+        client.get("Accounts", ACCOUNT_ID)
+
+    assert 0 < sum(sleeps) <= 20.0
+    assert len(crm.api_calls()) == len(sleeps) + 1 < 51
+
+
+def test_retry_after_as_an_http_date_is_understood(
+    crm: FakeCRM, client: V8Client, sleeps: list[float]
+) -> None:
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    crm.mock.add(
+        responses.GET,
+        ACCOUNT_URL,
+        body="",
+        status=503,
+        headers={"Retry-After": email.utils.format_datetime(when, usegmt=True)},
+    )
+    crm.replay("A4")
+
+    client.get("Accounts", ACCOUNT_ID)
+
+    assert len(sleeps) == 1 and BACKOFF_MAX_S < sleeps[0] <= 30
