@@ -1,0 +1,170 @@
+"""Running the feed's web service: from the configuration (``dscrm serve``) or in a
+thread on a free loopback port (tests, bench).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from dscrm_bridge.config import Config
+from dscrm_bridge.errors import BridgeError, ConfigError
+from dscrm_bridge.feed.migrate import upgrade
+from dscrm_bridge.i18n import _
+from dscrm_bridge.suitecrm.gateway import open_engine
+from dscrm_bridge.suitecrm.v8client import V8Client
+from dscrm_bridge.web.app import create_app
+from dscrm_bridge.web.auth import ClientFactory
+from dscrm_bridge.web.service import FeedService, WebSettings
+
+logger = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_S = 15.0
+
+
+def client_factory(config: Config) -> ClientFactory:
+    """V8 clients that sign in as the person logging in (password grant)."""
+    crm = config.suitecrm
+
+    def make(user_name: str, password: str) -> V8Client:
+        return V8Client(
+            crm.url,
+            client_id=crm.client_id,
+            client_secret=crm.client_secret.reveal(),
+            grant_type="password",
+            username=user_name,
+            password=password,
+            api_prefix=crm.api_prefix,
+            timeout_s=crm.timeout_s,
+            verify_tls=crm.verify_tls,
+        )
+
+    return make
+
+
+def service_from_config(config: Config) -> FeedService:
+    """The :class:`FeedService` of ``config``; the bridge's database is upgraded.
+
+    Raises:
+        ConfigError: a setting the service needs is missing.
+    """
+    problems = []
+    if not config.suitecrm.database_url:
+        problems.append(
+            _("suitecrm.database_url (users, groups and ACL are read from it)")
+        )
+    if not config.suitecrm.client_id or not config.suitecrm.client_secret:
+        problems.append(
+            _(
+                "suitecrm.client_id and DSCRM_SUITECRM_CLIENT_SECRET (a "
+                "password-grant OAuth2 client; logins are checked with it)"
+            )
+        )
+    if len(config.web.session_secret.reveal()) < 16:
+        problems.append(_("DSCRM_WEB_SESSION_SECRET (at least 16 random characters)"))
+    if problems:
+        raise ConfigError(_("`dscrm serve` needs:"), problems=problems)
+    feed_url = config.bridge.sql_url()
+    upgrade(feed_url)
+    settings = WebSettings(
+        session_secret=config.web.session_secret.reveal(),
+        page_size=config.web.page_size,
+        session_max_age_s=config.web.session_max_age_s,
+        login_max_failures=config.web.login_max_failures,
+        login_window_s=config.web.login_window_s,
+        suitecrm_url=config.suitecrm.url,
+        language=config.language,
+        writeback=_writeback_enabled(config),
+        modules=tuple(config.sync.modules),
+        secure_cookies=config.web.public_url.startswith("https://"),
+    )
+    return FeedService(
+        open_engine(feed_url),
+        open_engine(config.suitecrm.sql_url()),
+        client_factory=client_factory(config),
+        settings=settings,
+    )
+
+
+def app_from_config(config: Config) -> FastAPI:
+    """The whole app of ``dscrm serve``: feed API, page and webhook receiver."""
+    return create_app(service_from_config(config), extra_routers=_webhook(config))
+
+
+def serve(config: Config, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted on ``web.host``:``web.port``."""
+    app = app_from_config(config)
+    sock = _bind(config.web.host, config.web.port)
+    url = config.web.public_url or f"http://{config.web.host}:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    if on_ready is not None:
+        on_ready(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@contextmanager
+def running_web(app: FastAPI, *, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` in a thread on a free port of ``host``; yields its base URL."""
+    sock = _bind(host, 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="dscrm-web", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise BridgeError(_("The web service did not start."))
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT_S)
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BridgeError(
+            _("Cannot listen on {host}:{port}: {error}. Choose another port.").format(
+                host=host, port=port, error=exc.strerror
+            )
+        ) from exc
+    sock.listen(512)
+    return sock
+
+
+def _writeback_enabled(config: Config) -> bool:
+    # NOTE: the write-back switch belongs to the sync's configuration (issue 5)
+    # and is read by name until that setting exists.
+    for section in (config.sync, config.bridge):
+        value = getattr(section, "writeback", None)
+        if value is not None:
+            return bool(value)
+    return False
+
+
+def _webhook(config: Config) -> list[APIRouter]:
+    try:
+        from dscrm_bridge.web.webhook import webhook_router
+    except ImportError:  # the receiver ships with the plugin area
+        return []
+    return [webhook_router(config)]
