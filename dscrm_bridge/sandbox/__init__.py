@@ -7,7 +7,9 @@ recorded security holes (:data:`REFUSED_HOLES`).
     create_app(engine_or_url, *, upload_dir=None, signing_key=None) -> FastAPI
     seed(engine, *, admin_password=None, ...) -> SeedInfo
     serve(db_url, *, host="127.0.0.1", port=8080, ..., on_ready=None) -> None
-    running_sandbox(db_url, *, ...) -> context manager yielding RunningSandbox
+    running_sandbox(db_url, *, ..., webhook=None) -> context manager: RunningSandbox
+    running_app(app) -> context manager yielding the base URL of any ASGI app
+    WebhookTarget(url, secret, modules=None): where writes are posted as events
     connection_lines(base_url, info) -> list[str]
     write_role_matrix(engine, role_id, levels) -> None
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dscrm_bridge.sandbox.app import create_app, make_engine
+from dscrm_bridge.sandbox.events import WebhookTarget
 from dscrm_bridge.sandbox.seed import SeedInfo, seed, write_role_matrix
 from dscrm_bridge.sandbox.server import (
     RunningSandbox,
     connection_lines,
+    running_app,
     running_sandbox,
     serve,
 )
@@ -76,9 +80,11 @@ __all__ = [
     "RefusedHole",
     "RunningSandbox",
     "SeedInfo",
+    "WebhookTarget",
     "connection_lines",
     "create_app",
     "make_engine",
+    "running_app",
     "running_sandbox",
     "seed",
     "serve",

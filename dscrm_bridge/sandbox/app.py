@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,8 +25,10 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from dscrm_bridge.plugin.signing import ChangeEvent, event_now
 from dscrm_bridge.sandbox import acl, query, relations
 from dscrm_bridge.sandbox.auth import TokenService
+from dscrm_bridge.sandbox.events import EventSender, WebhookTarget
 from dscrm_bridge.sandbox.modules import Module, find, meta_modules
 from dscrm_bridge.sandbox.protocol import (
     OAuthError,
@@ -60,6 +62,8 @@ class Call:
     content_type: str
     authorization: str | None
     path_args: dict[str, str]
+    #: change events of this request, sent once its transaction committed
+    events: list[ChangeEvent] = field(default_factory=list)
 
 
 Handler = Callable[["Sandbox", Call, sa.Connection], Response]
@@ -69,11 +73,16 @@ class Sandbox:
     """State shared by the requests of one app: engine, token service, upload dir."""
 
     def __init__(
-        self, engine: sa.Engine, tokens: TokenService, upload_dir: Path
+        self,
+        engine: sa.Engine,
+        tokens: TokenService,
+        upload_dir: Path,
+        events: EventSender | None = None,
     ) -> None:
         self.engine = engine
         self.tokens = tokens
         self.upload_dir = upload_dir
+        self.events = events
         self._lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def handle(self, handler: Handler, call: Call) -> Response:
@@ -81,11 +90,20 @@ class Sandbox:
         with guard:
             try:
                 with self.engine.begin() as conn:
-                    return handler(self, call, conn)
+                    response = handler(self, call, conn)
             except V8Error as exc:
                 return error_response(exc)
             except OAuthError as exc:
                 return oauth_response(exc)
+        # As the plugin's after_* hooks: only writes that were stored.
+        if self.events is not None and call.events and response.status_code < 400:
+            self.events.send(call.events)
+        return response
+
+    def close(self) -> None:
+        """Send the events still queued and stop sending."""
+        if self.events is not None:
+            self.events.close()
 
     def context(self, call: Call, conn: sa.Connection) -> tuple[Context, str]:
         """Check the bearer token; the request's context and token id."""
@@ -246,6 +264,7 @@ def _write(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
         if not data.get("id"):
             raise V8Error('The required option "id" is missing.', validation=True)
         row = update(ctx, module, str(data["id"]), attrs)
+    call.events.append(event_now(module.name, str(row.id), "after_save", ctx.actor.id))
     # Q11: both create and PATCH answer 201; Q8: short relationship links.
     return jsonapi({"data": resource(ctx, module, row, links="short")}, 201)
 
@@ -306,6 +325,7 @@ def _delete(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
     module = _module(call.path_args["module"])
     record_id = call.path_args["id"]
     delete(ctx, module, record_id)
+    call.events.append(event_now(module.name, record_id, "after_delete", ctx.actor.id))
     return jsonapi(
         {"meta": {"message": f"Record with id {record_id} is deleted"}, "data": []}
     )
@@ -326,14 +346,57 @@ def _relate(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
         body = json.loads(call.body or b"null")
     except ValueError:
         body = None
-    return relations.relate(ctx, module, args["id"], args.get("link"), body)
+    response = relations.relate(ctx, module, args["id"], args.get("link"), body)
+    data = body["data"]  # relate() checked its shape
+    _relationship_events(
+        call,
+        ctx.actor.id,
+        "after_relationship_add",
+        (module.name, args["id"]),
+        (str(data["type"]), str(data["id"])),
+    )
+    return response
 
 
 def _unrelate(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
     ctx, _ = app.context(call, conn)
     args = call.path_args
     module = _module(args["module"])
-    return relations.unrelate(ctx, module, args["id"], args["link"], args["related"])
+    response = relations.unrelate(
+        ctx, module, args["id"], args["link"], args["related"]
+    )
+    _relationship_events(
+        call,
+        ctx.actor.id,
+        "after_relationship_delete",
+        (module.name, args["id"]),
+        (module.links[args["link"]].module, args["related"]),
+    )
+    return response
+
+
+def _relationship_events(
+    call: Call,
+    user_id: str,
+    event: str,
+    one: tuple[str, str],
+    other: tuple[str, str],
+) -> None:
+    """SuiteCRM calls a relationship hook on the beans at both ends."""
+    for (module, record_id), (related_module, related_id) in (
+        (one, other),
+        (other, one),
+    ):
+        call.events.append(
+            event_now(
+                module,
+                record_id,
+                event,
+                user_id,
+                related_module=related_module,
+                related_id=related_id,
+            )
+        )
 
 
 _SEG = r"([^/]+)"
@@ -396,12 +459,16 @@ def create_app(
     *,
     upload_dir: Path | None = None,
     signing_key: bytes | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> FastAPI:
     """A FastAPI app answering like SuiteCRM 7.13's V8 API over ``engine_or_url``.
 
     The database must already hold the tables and seed rows (see :func:`seed`).
     ``upload_dir`` receives uploaded files (a new temporary directory when
     omitted); ``signing_key`` signs access tokens (random per app when omitted).
+    With ``webhook``, every committed write is also posted there as the bridge's
+    SuiteCRM plugin would (see :mod:`dscrm_bridge.sandbox.events`); call
+    ``app.state.sandbox.close()`` when done to flush them.
     """
     engine = (
         make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
@@ -409,7 +476,8 @@ def create_app(
     if upload_dir is None:
         upload_dir = Path(tempfile.mkdtemp(prefix="dscrm-sandbox-upload-"))
         logger.info("sandbox uploads go to %s", upload_dir)
-    sandbox = Sandbox(engine, TokenService(signing_key), upload_dir)
+    sender = EventSender(webhook) if webhook is not None else None
+    sandbox = Sandbox(engine, TokenService(signing_key), upload_dir, sender)
     app = FastAPI(
         title="dscrm sandbox (SuiteCRM V8)",
         docs_url=None,

@@ -6,6 +6,11 @@
 recorded transcript), the ``relationships`` object it shows and the links that
 can be read and written.  Adding a module is adding an entry there.
 
+NOTE: the transcript holds no answer of Calls, Tasks, Leads or Cases; their
+attribute lists are the table's columns in table order after the usual stamps,
+plus the computed names (parent, contact, account) a client reads, not a
+recorded 7.13 answer.
+
 An attribute entry is ``null`` for a column of the module's table, ``"@..."``
 for a value computed from other rows (see :mod:`dscrm_bridge.sandbox.records`)
 and any other JSON value for a constant that SuiteCRM answers for a non-db field.

@@ -3,7 +3,8 @@
 A write does what SuiteCRM's save does around the row itself: timestamps and
 acting user (Q19: client values win), security-group inheritance (Q37), the
 SugarFeed row of Contacts and Opportunities (Q38), document revisions and
-uploaded files (Q25), the account link of an Opportunity (Q26).
+uploaded files (Q25), the account link of an Opportunity (Q26), the next case
+number of a Case.
 """
 
 from __future__ import annotations
@@ -440,6 +441,15 @@ def _before_save(
         values["active_date"] = utc_now().date()
     if module.name == "Notes" and attrs.get("filecontents"):
         _store_file(ctx, record_id, attrs["filecontents"])
+    if module.name == "Cases" and creating and values.get("case_number") is None:
+        values["case_number"] = _next_case_number(ctx)
+
+
+def _next_case_number(ctx: Context) -> int:
+    """SuiteCRM numbers cases with AUTO_INCREMENT; the shared table cannot say so."""
+    cases = t.cases
+    highest = ctx.conn.execute(sa.select(sa.func.max(cases.c.case_number))).scalar()
+    return int(highest or 0) + 1
 
 
 def _meeting_end(values: dict[str, Any], old: sa.Row[Any] | None) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
@@ -17,6 +18,7 @@ import uvicorn
 from dscrm_bridge.errors import BridgeError
 from dscrm_bridge.i18n import _
 from dscrm_bridge.sandbox.app import create_app, make_engine
+from dscrm_bridge.sandbox.events import WebhookTarget
 from dscrm_bridge.sandbox.seed import SeedInfo, seed
 
 logger = logging.getLogger(__name__)
@@ -99,11 +101,13 @@ def serve(
     password_client_secret: str | None = None,
     cc_client_secret: str | None = None,
     on_ready: Callable[[str, SeedInfo], None] | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> None:
     """Seed ``db_url`` and serve the sandbox until interrupted (port 0: any free port).
 
     ``on_ready(base_url, info)`` is called once the socket listens; the CLI prints
     :func:`connection_lines` there.  Secrets not given are generated for this run.
+    With ``webhook``, every write is also posted there as a change event.
     """
     engine, info, uploads = _prepare(
         db_url,
@@ -116,15 +120,15 @@ def serve(
     )
     sock = _bind(host, port)
     base_url = f"http://{host}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, upload_dir=uploads), log_level="warning")
-    )
+    app = create_app(engine, upload_dir=uploads, webhook=webhook)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     if on_ready is not None:
         on_ready(base_url, info)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        app.state.sandbox.close()
         engine.dispose()
 
 
@@ -138,8 +142,12 @@ def running_sandbox(
     password_client_secret: str | None = None,
     cc_client_id: str | None = None,
     cc_client_secret: str | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> Iterator[RunningSandbox]:
-    """Seed and start the sandbox on a free 127.0.0.1 port in a thread; stop after."""
+    """Seed and start the sandbox on a free 127.0.0.1 port in a thread; stop after.
+
+    With ``webhook``, every write is also posted there as a change event.
+    """
     engine, info, uploads = _prepare(
         db_url,
         upload_dir,
@@ -151,12 +159,25 @@ def running_sandbox(
             "cc_client_secret": cc_client_secret,
         },
     )
-    sock = _bind(DEFAULT_HOST, 0)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, upload_dir=uploads), log_level="warning")
-    )
+    app = create_app(engine, upload_dir=uploads, webhook=webhook)
+    try:
+        with running_app(app) as base_url:
+            yield RunningSandbox(
+                base_url=base_url, info=info, engine=engine, upload_dir=uploads
+            )
+    finally:
+        app.state.sandbox.close()
+        if isinstance(db_url, str):
+            engine.dispose()
+
+
+@contextmanager
+def running_app(app: Any, *, host: str = DEFAULT_HOST) -> Iterator[str]:
+    """Serve an ASGI ``app`` on a free port of ``host`` in a thread; yields its URL."""
+    sock = _bind(host, 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="dscrm-sandbox", daemon=True
+        target=server.run, kwargs={"sockets": [sock]}, name="dscrm-server", daemon=True
     )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -166,14 +187,9 @@ def running_sandbox(
             sock.close()
             raise BridgeError(_("The sandbox server did not start."))
         time.sleep(0.02)
-    base_url = f"http://{DEFAULT_HOST}:{sock.getsockname()[1]}"
     try:
-        yield RunningSandbox(
-            base_url=base_url, info=info, engine=engine, upload_dir=uploads
-        )
+        yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)
         sock.close()
-        if isinstance(db_url, str):
-            engine.dispose()
