@@ -111,7 +111,7 @@ def read_page(
     limit = max(1, min(limit, MAX_LIMIT))
     if modules_allowed is not None and not modules_allowed:
         return TimelinePage(entries=[], next_cursor=None)
-    batch_size = limit if check is None else max(limit * 2, 50)
+    batch_size = limit if check is None else min(max(limit * 2, 50), max_scan)
     shown: list[RowMapping] = []
     position = cursor
     scanned = 0
