@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dscrm_bridge.feed.entry import FeedChange
+from dscrm_bridge.feed.entry import FeedChange, FieldChange
 from dscrm_bridge.feed.migrate import current_revision, head_revision, pending, upgrade
 from dscrm_bridge.feed.schema import FeedAction
 from dscrm_bridge.feed.store import FeedStore, entry_dict
@@ -11,6 +11,7 @@ __all__ = [
     "FeedAction",
     "FeedChange",
     "FeedStore",
+    "FieldChange",
     "current_revision",
     "entry_dict",
     "head_revision",

@@ -12,8 +12,9 @@ same change.  They live in the bridge's database, never in SuiteCRM's.
 - ``record_snapshots``: per mirrored record, the fields worth comparing as last
   seen (JSON), so that an update can show old -> new; also the ids an API
   source reconciles against to find deletes.
-- ``sync_status``: per source, the last run, its rows and its last error, and
-  the progress of a backfill.
+- ``sync_status``: per source, the last run, its rows and its last error, the
+  progress of a backfill, and the floor: the row the source started after (rows
+  up to it were there before the sync and are never told).
 - ``sync_leases``: one row per job name; the runner holding an unexpired lease
   is the only one running that job.
 """
@@ -119,7 +120,12 @@ sync_status = sa.Table(
     sa.Column("backfill_total", sa.BigInteger()),
     sa.Column("backfill_done", sa.BigInteger()),
     sa.Column("backfill_started_at", sa.DateTime()),
+    sa.Column("backfill_since", sa.DateTime()),
+    sa.Column("backfill_last_modified", sa.DateTime()),
+    sa.Column("backfill_last_id", sa.String(36)),
     sa.Column("reconciled_at", sa.DateTime()),
+    sa.Column("floor_modified", sa.DateTime()),
+    sa.Column("floor_id", sa.String(36)),
     **MYSQL_TABLE_OPTIONS,
 )
 

@@ -1,16 +1,20 @@
-"""The feed store: the bridge's own database of feed entries and sync cursors.
+"""The feed store: the bridge's own database of feed entries and sync state.
 
 Entries are appended exactly once (a unique ``change_key``) and read newest
-first.  Cursors move only inside the transaction that appends the entries they
-cover, so a failed run leaves both untouched.  The tables come from the
+first.  Cursors, record snapshots and backfill progress move only inside the
+transaction that appends the entries they cover, so a failed run leaves all of
+them untouched; a ``fence`` checked in that transaction (the runner's lease)
+refuses the write of a runner that lost its job.  The tables come from the
 migrations (:mod:`dscrm_bridge.feed.migrate`); the store never creates them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +22,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from dscrm_bridge.errors import DatabaseError
-from dscrm_bridge.feed.entry import FeedChange
+from dscrm_bridge.feed.entry import FeedChange, FieldChange
 from dscrm_bridge.feed.migrate import pending
 from dscrm_bridge.feed.render import render_text
-from dscrm_bridge.feed.schema import FeedAction, feed_entries, sync_cursors
+from dscrm_bridge.feed.schema import (
+    FeedAction,
+    WriteBack,
+    feed_entries,
+    record_snapshots,
+    sync_cursors,
+    sync_status,
+)
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm.gateway import (
     Keyset,
@@ -34,6 +45,29 @@ logger = logging.getLogger(__name__)
 
 # Keys looked up per query when checking which changes the store already holds.
 _KEYS_PER_QUERY = 500
+
+
+Fence = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """A mirrored record as last seen: its fields worth comparing, as text."""
+
+    fields: Mapping[str, str | None]
+    date_modified: datetime | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """Where a backfill from ``since`` got to, for progress and for resuming."""
+
+    since: datetime
+    position: Keyset | None
+    done: int
+    total: int | None
+    started_at: datetime
 
 
 def utc_now() -> datetime:
@@ -66,13 +100,30 @@ class FeedStore:
         changes: Iterable[FeedChange],
         *,
         cursors: Mapping[str, Keyset | None] | None = None,
+        snapshots: Mapping[str, Mapping[str, SnapshotRow]] | None = None,
+        backfills: Mapping[str, Backfill | None] | None = None,
+        rows_read: Mapping[str, int] | None = None,
+        floors: Mapping[str, Keyset | None] | None = None,
+        fence: Fence | None = None,
     ) -> list[FeedChange]:
-        """Append the changes not yet held and move ``cursors``, in one transaction.
+        """Append the changes not yet held and move the sync state, in one transaction.
+
+        Args:
+            changes: entries to append; a key already held is skipped.
+            cursors: new cursor per source.
+            snapshots: per source, the records' snapshots to keep.
+            backfills: per source, the backfill's progress (None: finished).
+            rows_read: per source, rows read for this write (status totals).
+            floors: per source, the row it starts after (rows up to it are
+                never told).
+            fence: called first inside the transaction; raises to refuse it.
 
         Returns the changes actually appended, in the order given.
         """
         now = utc_now()
         with self._connect() as conn, conn.begin():
+            if fence is not None:
+                fence(conn)
             fresh = _unseen(conn, changes)
             if fresh:
                 conn.execute(
@@ -80,8 +131,159 @@ class FeedStore:
                 )
             for source, keyset in (cursors or {}).items():
                 _save_cursor(conn, source, keyset, now=now)
+            for source, records in (snapshots or {}).items():
+                _save_snapshots(conn, source, records, now=now)
+            for source, backfill in (backfills or {}).items():
+                _save_status(conn, source, _backfill_values(backfill))
+            for source, count in (rows_read or {}).items():
+                _add_rows(conn, source, count)
+            for source, floor in (floors or {}).items():
+                _save_status(
+                    conn,
+                    source,
+                    {
+                        "floor_modified": floor.date_modified if floor else None,
+                        "floor_id": floor.id if floor else None,
+                    },
+                )
         logger.debug("appended %d feed entries", len(fresh))
         return fresh
+
+    def snapshots(
+        self, source: str, record_ids: Iterable[str]
+    ) -> dict[str, SnapshotRow]:
+        """The kept snapshots of ``record_ids`` in ``source`` (missing: never seen)."""
+        wanted = sorted(set(record_ids))
+        found: dict[str, SnapshotRow] = {}
+        with self._connect() as conn:
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                chunk = wanted[start : start + _KEYS_PER_QUERY]
+                query = sa.select(record_snapshots).where(
+                    record_snapshots.c.source == source,
+                    record_snapshots.c.record_id.in_(chunk),
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["record_id"]] = _snapshot_row(row)
+        return found
+
+    def floors(self) -> dict[str, Keyset]:
+        """Per source, the row it started after (sources with a floor only)."""
+        query = sa.select(
+            sync_status.c.source, sync_status.c.floor_modified, sync_status.c.floor_id
+        ).where(sync_status.c.floor_modified.is_not(None))
+        with self._connect() as conn:
+            return {
+                row.source: Keyset(row.floor_modified, row.floor_id or "")
+                for row in conn.execute(query)
+            }
+
+    def live_record_ids(self, source: str) -> set[str]:
+        """Ids of the records of ``source`` mirrored and not deleted."""
+        query = sa.select(record_snapshots.c.record_id).where(
+            record_snapshots.c.source == source,
+            record_snapshots.c.deleted == sa.false(),
+        )
+        with self._connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def backfill(self, source: str) -> Backfill | None:
+        """The unfinished backfill of ``source``, if any."""
+        with self._connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(sync_status).where(sync_status.c.source == source)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None or row["backfill_since"] is None:
+            return None
+        position = None
+        if row["backfill_last_modified"] is not None:
+            position = Keyset(
+                row["backfill_last_modified"], row["backfill_last_id"] or ""
+            )
+        return Backfill(
+            since=row["backfill_since"],
+            position=position,
+            done=int(row["backfill_done"] or 0),
+            total=row["backfill_total"],
+            started_at=row["backfill_started_at"] or utc_now(),
+        )
+
+    def record_run(
+        self,
+        source: str,
+        *,
+        rows: int,
+        error: str | None = None,
+        reconciled: bool = False,
+    ) -> None:
+        """Note that a run of ``source`` ended: its rows, or the error it met."""
+        now = utc_now()
+        values: dict[str, Any] = {"last_run_at": now, "last_rows": rows}
+        if error is None:
+            values.update(last_success_at=now, last_error=None, last_error_at=None)
+        else:
+            values.update(last_error=error[:2000], last_error_at=now)
+        if reconciled:
+            values["reconciled_at"] = now
+        with self._connect() as conn, conn.begin():
+            _save_status(conn, source, values)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per source: cursor and status columns (see ``sync_status``)."""
+        with self._connect() as conn:
+            cursor_rows = conn.execute(sa.select(sync_cursors)).mappings().all()
+            status_rows = conn.execute(sa.select(sync_status)).mappings().all()
+        found: dict[str, dict[str, Any]] = {
+            row["source"]: {"cursor": _keyset(row)} for row in cursor_rows
+        }
+        for row in status_rows:
+            found.setdefault(row["source"], {"cursor": None}).update(
+                {key: value for key, value in row.items() if key != "source"}
+            )
+        return found
+
+    def pending_writeback(self, *, limit: int) -> list[tuple[int, FeedChange]]:
+        """Entries not yet looked at by the write-back, oldest first."""
+        query = (
+            sa.select(feed_entries)
+            .where(feed_entries.c.writeback.is_(None))
+            .order_by(feed_entries.c.id)
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [
+                (row["id"], _change_of(row)) for row in conn.execute(query).mappings()
+            ]
+
+    def mark_writeback(
+        self,
+        marks: Mapping[int, tuple[WriteBack, str | None]],
+        *,
+        fence: Fence | None = None,
+    ) -> None:
+        """Record what the write-back did with each entry id."""
+        with self._connect() as conn, conn.begin():
+            if fence is not None:
+                fence(conn)
+            for entry_id, (state, sugarfeed_id) in marks.items():
+                conn.execute(
+                    feed_entries.update()
+                    .where(feed_entries.c.id == entry_id)
+                    .values(writeback=state.value, sugarfeed_id=sugarfeed_id)
+                )
+
+    def skip_writeback_backlog(self) -> int:
+        """Mark every entry not yet looked at as skipped; returns how many."""
+        with self._connect() as conn, conn.begin():
+            result = conn.execute(
+                feed_entries.update()
+                .where(feed_entries.c.writeback.is_(None))
+                .values(writeback=WriteBack.SKIPPED.value)
+            )
+        return int(result.rowcount or 0)
 
     def list_entries(
         self,
@@ -151,6 +353,7 @@ def entry_dict(row: RowMapping) -> dict[str, Any]:
         "related_module": row["related_module"],
         "related_id": row["related_id"],
         "related_name": row["related_name"],
+        "changes": _field_changes_of(row),
     }
 
 
@@ -185,7 +388,119 @@ def _entry_row(change: FeedChange, *, now: datetime) -> dict[str, Any]:
         "related_id": change.related_id,
         "related_name": change.related_name,
         "created_at": now,
+        "field_changes": (
+            json.dumps(
+                [item.as_dict() for item in change.field_changes], ensure_ascii=False
+            )
+            if change.field_changes
+            else None
+        ),
     }
+
+
+def _field_changes_of(row: RowMapping) -> list[dict[str, Any]]:
+    stored = row.get("field_changes")
+    return list(json.loads(stored)) if stored else []
+
+
+def _change_of(row: RowMapping) -> FeedChange:
+    return FeedChange(
+        change_key=row["change_key"],
+        module=row["module"],
+        record_id=row["record_id"],
+        record_name=row["record_name"],
+        action=FeedAction(row["action"]),
+        actor_id=row["actor_id"],
+        actor_name=row["actor_name"],
+        occurred_at=row["occurred_at"],
+        related_module=row["related_module"],
+        related_id=row["related_id"],
+        related_name=row["related_name"],
+        field_changes=tuple(FieldChange.from_dict(d) for d in _field_changes_of(row)),
+    )
+
+
+def _snapshot_row(row: RowMapping) -> SnapshotRow:
+    return SnapshotRow(
+        fields=json.loads(row["fields"]),
+        date_modified=row["date_modified"],
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _save_snapshots(
+    conn: Connection, source: str, records: Mapping[str, SnapshotRow], *, now: datetime
+) -> None:
+    # Delete and insert: the same statements on MySQL and SQLite, inside the
+    # caller's transaction.
+    ids = list(records)
+    for start in range(0, len(ids), _KEYS_PER_QUERY):
+        chunk = ids[start : start + _KEYS_PER_QUERY]
+        conn.execute(
+            record_snapshots.delete().where(
+                record_snapshots.c.source == source,
+                record_snapshots.c.record_id.in_(chunk),
+            )
+        )
+    if ids:
+        conn.execute(
+            record_snapshots.insert(),
+            [
+                {
+                    "source": source,
+                    "record_id": record_id,
+                    "fields": json.dumps(
+                        dict(snap.fields), ensure_ascii=False, sort_keys=True
+                    ),
+                    "date_modified": snap.date_modified,
+                    "deleted": snap.deleted,
+                    "updated_at": now,
+                }
+                for record_id, snap in records.items()
+            ],
+        )
+
+
+def _backfill_values(backfill: Backfill | None) -> dict[str, Any]:
+    if backfill is None:
+        return dict.fromkeys(
+            (
+                "backfill_since",
+                "backfill_last_modified",
+                "backfill_last_id",
+                "backfill_total",
+                "backfill_done",
+                "backfill_started_at",
+            )
+        )
+    return {
+        "backfill_since": backfill.since,
+        "backfill_last_modified": backfill.position.date_modified
+        if backfill.position
+        else None,
+        "backfill_last_id": backfill.position.id if backfill.position else None,
+        "backfill_total": backfill.total,
+        "backfill_done": backfill.done,
+        "backfill_started_at": backfill.started_at,
+    }
+
+
+def _save_status(conn: Connection, source: str, values: Mapping[str, Any]) -> None:
+    updated = conn.execute(
+        sync_status.update().where(sync_status.c.source == source).values(**values)
+    )
+    if updated.rowcount == 0:
+        conn.execute(sync_status.insert().values(source=source, **values))
+
+
+def _add_rows(conn: Connection, source: str, count: int) -> None:
+    updated = conn.execute(
+        sync_status.update()
+        .where(sync_status.c.source == source)
+        .values(total_rows=sync_status.c.total_rows + count)
+    )
+    if updated.rowcount == 0:
+        conn.execute(sync_status.insert().values(source=source, total_rows=count))
 
 
 def _keyset(row: RowMapping) -> Keyset | None:

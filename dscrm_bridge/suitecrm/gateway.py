@@ -35,8 +35,15 @@ MODULE_TABLES: dict[str, sa.Table] = {
     "Notes": tables.notes,
     "Documents": tables.documents,
     "Meetings": tables.meetings,
+    "Calls": tables.calls,
+    "Tasks": tables.tasks,
+    "Leads": tables.leads,
+    "Cases": tables.cases,
     "Users": tables.users,
+    "SecurityGroups": tables.securitygroups,
 }
+# Modules that are named (as a link's other side) but not mirrored themselves.
+NAMED_ONLY = frozenset({"Users", "SecurityGroups"})
 
 # Look-ups by id are split so that an IN list stays well below driver limits.
 _IDS_PER_QUERY = 500
@@ -156,20 +163,24 @@ class SuiteCRMGateway:
         """
         query = sa.select(table).where(table.c.date_modified.is_not(None))
         if after is not None:
-            query = query.where(
-                sa.or_(
-                    table.c.date_modified > after.date_modified,
-                    sa.and_(
-                        table.c.date_modified == after.date_modified,
-                        table.c.id > after.id,
-                    ),
-                )
-            )
+            query = query.where(_after(table, after))
         query = query.order_by(table.c.date_modified, table.c.id).limit(limit)
         with self.connect() as conn:
             rows = list(conn.execute(query).mappings())
         logger.debug("read %d changed rows of %s", len(rows), table.name)
         return rows
+
+    def count_after(self, table: sa.Table, after: Keyset | None) -> int:
+        """How many rows of ``table`` sort after ``after`` (a backfill's total)."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.date_modified.is_not(None))
+        )
+        if after is not None:
+            query = query.where(_after(table, after))
+        with self.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def user_names(self, user_ids: Iterable[str | None]) -> dict[str, str]:
         """Display names of users by id (deleted users included)."""
@@ -212,14 +223,23 @@ class SuiteCRMGateway:
 
 def record_name(module: str, row: RowMapping) -> str:
     """A record's name as SuiteCRM stores it (people composed from their parts)."""
-    if module in ("Contacts", "Users"):
+    if module in ("Contacts", "Leads", "Users"):
         composed = compose_person_name(row.get("first_name"), row.get("last_name"))
-        if composed or module == "Contacts":
+        if composed or module != "Users":
             return composed
         return row.get("user_name") or ""
     if module == "Documents":
         return row.get("document_name") or ""
     return row.get("name") or ""
+
+
+def _after(table: sa.Table, after: Keyset) -> sa.ColumnElement[bool]:
+    # Spelled as OR/AND rather than a row comparison so that MySQL and SQLite
+    # both use an index on (date_modified, id).
+    return sa.or_(
+        table.c.date_modified > after.date_modified,
+        sa.and_(table.c.date_modified == after.date_modified, table.c.id > after.id),
+    )
 
 
 def _name_columns(table: sa.Table) -> tuple[sa.Column[object], ...]:

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from dscrm_bridge.sync.engine import DEFAULT_BATCH_SIZE, SyncResult, sync_once
+from dscrm_bridge.sync.engine import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_OVERLAP_S,
+    Progress,
+    SyncResult,
+    sync_once,
+)
 from dscrm_bridge.sync.sources import DEFAULT_MODULES
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MODULES", "SyncResult", "sync_once"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MODULES",
+    "DEFAULT_OVERLAP_S",
+    "Progress",
+    "SyncResult",
+    "sync_once",
+]

@@ -1,45 +1,57 @@
 """The sync engine: one pass over SuiteCRM's changed rows into the feed store.
 
-For each source table (see :mod:`dscrm_bridge.sync.sources`) it reads rows after
-the stored cursor in (date_modified, id) order, one batch at a time, and appends
-that batch's entries together with the new cursor in one transaction: a run that
-stops half-way resumes after the last batch written.
+For each source table (see :mod:`dscrm_bridge.sync.sources`) it reads rows in
+(date_modified, id) order from a little behind the stored cursor (the overlap
+window), one batch at a time, and appends that batch's entries, the records'
+snapshots and the new cursor in one transaction: a run that stops half-way
+resumes after the last batch written, and rows read twice append nothing new
+because the store keeps each change key once.
+
+The overlap catches rows committed late with an older ``date_modified`` than a
+row already read (a long transaction), and rows saved in the second of the
+previous poll.  It does not catch a change whose ``date_modified`` a client set
+further in the past than the window (Q19).
 
 The first run of a source without ``since`` only marks where it starts (the
-table's newest row) and records nothing old; ``since`` reads from that moment
-on, whatever the cursor says.  Reading a row twice appends nothing new, because
-the store keeps each change key once.
+table's newest row) and records nothing old.  ``since`` makes a run a backfill:
+it reads from that moment, keeps its progress per source, and a later run with
+the same ``since`` resumes where an interrupted one stopped.
 
-NOTE: rows committed later than a newer row, with an older ``date_modified``,
-fall behind the cursor and are missed; SuiteCRM also honours a client-supplied
-``date_modified`` (Q19), which can place a change in the past.  Re-reading a
-short window behind the cursor would catch the first case.
+Changes whose actor is one of ``ignore_user_ids`` (the bridge's own SuiteCRM
+users: write-back, provisioning) are not told, though the records' snapshots
+follow them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Engine
 
-from dscrm_bridge.errors import InputError
+from dscrm_bridge.errors import BridgeError, InputError
 from dscrm_bridge.feed import FeedChange, FeedStore
+from dscrm_bridge.feed.store import Backfill, Fence, SnapshotRow, utc_now
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm.gateway import Keyset, RecordInfo, SuiteCRMGateway
+from dscrm_bridge.sync.snapshots import feed_fields, snapshot_of, user_ids_in
 from dscrm_bridge.sync.sources import (
     DEFAULT_MODULES,
     LinkSource,
     RecordSource,
+    Row,
     Source,
     actors_wanted,
+    after_floor,
     link_actors,
     link_changes,
     record_changes,
     related_wanted,
+    rows_in_scope,
     sources_for,
     syncable_modules,
 )
@@ -47,8 +59,24 @@ from dscrm_bridge.sync.sources import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_OVERLAP_S = 30
 
-ProgressCallback = Callable[[int], None]
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run got: after every batch written."""
+
+    source: str
+    done: int
+    total: int | None
+    rate_per_s: float
+    remaining_s: float | None
+    #: rows read so far by the whole run, all sources together
+    rows_read: int
+
+
+ProgressCallback = Callable[[Progress], None]
+StopCheck = Callable[[], bool]
 
 
 @dataclass
@@ -59,10 +87,14 @@ class SyncResult:
     appended: dict[str, int] = field(default_factory=dict)
     #: entries appended, by action (create, update, ...)
     by_action: dict[str, int] = field(default_factory=dict)
-    #: rows read from SuiteCRM, all sources together
+    #: rows read from SuiteCRM, all sources together (overlap re-reads included)
     rows_read: int = 0
     #: sources seen for the first time without ``since``: cursor set, nothing read
     started: list[str] = field(default_factory=list)
+    #: changes left out because the bridge's own user made them
+    ignored: int = 0
+    #: the run stopped early when asked to; it resumes where it stopped
+    interrupted: bool = False
 
     @property
     def total(self) -> int:
@@ -76,6 +108,25 @@ class SyncResult:
             self.by_action[action] = self.by_action.get(action, 0) + 1
 
 
+@dataclass
+class _Run:
+    """One run's settings and state, handed to each step."""
+
+    gateway: SuiteCRMGateway
+    store: FeedStore
+    modules: frozenset[str]
+    since: datetime | None
+    batch_size: int
+    overlap: timedelta
+    ignore: frozenset[str]
+    progress: ProgressCallback | None
+    should_stop: StopCheck
+    fence: Fence | None
+    result: SyncResult
+    cursors: dict[str, Keyset | None]
+    floors: dict[str, Keyset]
+
+
 def sync_once(
     suitecrm: str | sa.URL | Engine | SuiteCRMGateway,
     feed: str | sa.URL | Engine | FeedStore,
@@ -84,6 +135,11 @@ def sync_once(
     since: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    overlap_s: float = DEFAULT_OVERLAP_S,
+    security_groups: bool = False,
+    ignore_user_ids: Collection[str] = (),
+    should_stop: StopCheck | None = None,
+    fence: Fence | None = None,
 ) -> SyncResult:
     """Append to the feed what changed in SuiteCRM since the stored cursors.
 
@@ -91,47 +147,70 @@ def sync_once(
         suitecrm: SuiteCRM's database (URL, engine or gateway); only read.
         feed: the bridge's database (URL, engine or store), already upgraded.
         modules: SuiteCRM modules to mirror; their link tables come along.
-        since: read changes from this moment (naive means UTC) instead of the
+        since: backfill from this moment (naive means UTC) instead of the
             cursors; changes already in the feed are not appended again.
         batch_size: rows read per query and written per transaction.
-        progress: called after every batch with the number of rows read so far.
+        progress: called after every batch written.
+        overlap_s: seconds re-read behind each cursor.
+        security_groups: also mirror security-group membership of records of
+            ``modules`` and of users.
+        ignore_user_ids: SuiteCRM user ids whose changes are not told.
+        should_stop: asked between batches; True ends the run after the batch.
+        fence: checked inside every write's transaction (the runner's lease).
 
     Raises:
-        InputError: an unknown module or a batch size below 1.
+        InputError: an unknown module, a batch size below 1 or a negative overlap.
         DatabaseError: either database failed; entries and cursors written by
             earlier batches stay.
     """
     modules = list(modules)
-    _check_arguments(modules, batch_size)
+    _check_arguments(modules, batch_size, overlap_s)
     gateway = (
         suitecrm if isinstance(suitecrm, SuiteCRMGateway) else SuiteCRMGateway(suitecrm)
     )
     store = feed if isinstance(feed, FeedStore) else FeedStore(feed)
-    start_at = _as_utc(since)
-    cursors = store.cursors()
-    result = SyncResult(appended=dict.fromkeys(modules, 0))
+    run = _Run(
+        gateway=gateway,
+        store=store,
+        modules=frozenset(modules),
+        since=_as_utc(since),
+        batch_size=batch_size,
+        overlap=timedelta(seconds=overlap_s),
+        ignore=frozenset(ignore_user_ids),
+        progress=progress,
+        should_stop=should_stop or (lambda: False),
+        fence=fence,
+        result=SyncResult(appended=dict.fromkeys(modules, 0)),
+        cursors=store.cursors(),
+        floors=store.floors(),
+    )
 
-    for source in sources_for(modules):
-        if start_at is None and source.name not in cursors:
-            _start_from_now(gateway, store, source)
-            result.started.append(source.name)
-            continue
-        start = Keyset(start_at, "") if start_at else cursors[source.name]
-        read = _read_source(gateway, store, source, start, batch_size, result, progress)
-        if read == 0 and source.name not in cursors:
-            # Nothing after ``since`` yet: later runs go on from there.
-            store.append([], cursors={source.name: start})
+    for source in sources_for(modules, security_groups=security_groups):
+        if run.should_stop():
+            run.result.interrupted = True
+            break
+        before = run.result.rows_read
+        try:
+            _sync_source(run, source)
+        except BridgeError as exc:
+            store.record_run(
+                source.name, rows=run.result.rows_read - before, error=str(exc)
+            )
+            raise
+        store.record_run(source.name, rows=run.result.rows_read - before)
 
+    result = run.result
     logger.info(
-        "sync read %d rows, appended %d entries %s",
+        "sync read %d rows, appended %d entries %s, ignored %d of the bridge's own",
         result.rows_read,
         result.total,
         result.by_action,
+        result.ignored,
     )
     return result
 
 
-def _check_arguments(modules: list[str], batch_size: int) -> None:
+def _check_arguments(modules: list[str], batch_size: int, overlap_s: float) -> None:
     known = syncable_modules()
     unknown = [module for module in modules if module not in known]
     if unknown:
@@ -144,6 +223,10 @@ def _check_arguments(modules: list[str], batch_size: int) -> None:
         raise InputError(
             _("The batch size must be at least 1, not {value}").format(value=batch_size)
         )
+    if overlap_s < 0:
+        raise InputError(
+            _("The overlap window cannot be negative: {value}").format(value=overlap_s)
+        )
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -153,66 +236,222 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _start_from_now(gateway: SuiteCRMGateway, store: FeedStore, source: Source) -> None:
-    newest = gateway.last_keyset(source.table)
-    store.append([], cursors={source.name: newest})
-    logger.info("%s: first run, starting after %s", source.name, newest)
+def _sync_source(run: _Run, source: Source) -> None:
+    """Read ``source`` from its window's start to its newest row."""
+    known = source.name in run.cursors
+    cursor = run.cursors.get(source.name)
+    if run.since is None and not known:
+        _start_from_now(run, source)
+        return
 
+    backfill = _backfill_for(run, source) if run.since is not None else None
+    if backfill is not None:
+        floor: Keyset | None = Keyset(backfill.since, "")
+        position = backfill.position or floor
+        _lower_floor(run, source, floor)
+    else:
+        floor = run.floors.get(source.name)
+        overlap = run.overlap + timedelta(seconds=source.extra_overlap_s)
+        position = _behind(cursor, overlap)
+    clock_start, done = time.monotonic(), 0
 
-def _read_source(
-    gateway: SuiteCRMGateway,
-    store: FeedStore,
-    source: Source,
-    start: Keyset | None,
-    batch_size: int,
-    result: SyncResult,
-    progress: ProgressCallback | None,
-) -> int:
-    """Turn every row of ``source`` after ``start`` into entries; returns rows read."""
-    position, read = start, 0
     while True:
-        rows = gateway.changed_rows(source.table, after=position, limit=batch_size)
+        rows = run.gateway.changed_rows(
+            source.table, after=position, limit=run.batch_size
+        )
         if not rows:
-            return read
-        changes = _changes_of(gateway, source, rows, start)
+            break
         position = Keyset(rows[-1]["date_modified"], rows[-1]["id"])
-        appended = store.append(changes, cursors={source.name: position})
-
-        read += len(rows)
-        result.rows_read += len(rows)
-        result.count_appended(appended)
+        cursor = _later(cursor, position)
+        changes, snapshots = _changes_of(run, source, rows, floor)
+        if backfill is not None:
+            backfill = replace(
+                backfill, position=position, done=backfill.done + len(rows)
+            )
+        appended = run.store.append(
+            changes,
+            cursors={source.name: cursor},
+            snapshots={source.name: snapshots} if snapshots else None,
+            backfills={source.name: backfill} if backfill is not None else None,
+            rows_read={source.name: len(rows)},
+            fence=run.fence,
+        )
+        run.cursors[source.name] = cursor
+        done += len(rows)
+        run.result.rows_read += len(rows)
+        run.result.count_appended(appended)
         logger.debug(
             "%s: %d rows, %d new entries", source.name, len(rows), len(appended)
         )
-        if progress is not None:
-            progress(result.rows_read)
-        if len(rows) < batch_size:
-            return read
+        _report(run, source, backfill, done, clock_start)
+        if len(rows) < run.batch_size:
+            break
+        if run.should_stop():
+            run.result.interrupted = True
+            logger.info("%s: stopped on request after %d rows", source.name, done)
+            return
+
+    if backfill is not None or not known:
+        # Finished: forget the backfill; a source that was empty after
+        # ``since`` goes on from there.
+        start = cursor or (Keyset(run.since, "") if run.since else None)
+        run.store.append(
+            [],
+            cursors={source.name: start},
+            backfills={source.name: None},
+            fence=run.fence,
+        )
+        run.cursors[source.name] = start
+
+
+def _backfill_for(run: _Run, source: Source) -> Backfill:
+    """The backfill of ``source`` from ``run.since``: resumed if one was under way."""
+    assert run.since is not None
+    held = run.store.backfill(source.name)
+    if held is not None and held.since == run.since:
+        logger.info("%s: resuming the backfill after %d rows", source.name, held.done)
+        return held
+    total = run.gateway.count_after(source.table, Keyset(run.since, ""))
+    return Backfill(
+        since=run.since, position=None, done=0, total=total, started_at=utc_now()
+    )
+
+
+def _report(
+    run: _Run,
+    source: Source,
+    backfill: Backfill | None,
+    done: int,
+    clock_start: float,
+) -> None:
+    if run.progress is None:
+        return
+    elapsed = max(time.monotonic() - clock_start, 1e-6)
+    rate = done / elapsed
+    total = backfill.total if backfill is not None else None
+    finished = backfill.done if backfill is not None else done
+    remaining = None
+    if total is not None and rate > 0:
+        remaining = max(total - finished, 0) / rate
+    run.progress(
+        Progress(
+            source=source.name,
+            done=finished,
+            total=total,
+            rate_per_s=rate,
+            remaining_s=remaining,
+            rows_read=run.result.rows_read,
+        )
+    )
+
+
+def _behind(cursor: Keyset | None, overlap: timedelta) -> Keyset | None:
+    if cursor is None or not overlap:
+        return cursor
+    return Keyset(cursor.date_modified - overlap, "")
+
+
+def _later(cursor: Keyset | None, position: Keyset) -> Keyset:
+    # The overlap re-reads rows behind the cursor: it never moves back.
+    if cursor is None:
+        return position
+    if (position.date_modified, position.id) > (cursor.date_modified, cursor.id):
+        return position
+    return cursor
+
+
+def _lower_floor(run: _Run, source: Source, floor: Keyset) -> None:
+    held = run.floors.get(source.name)
+    if held is not None and (held.date_modified, held.id) <= (floor.date_modified, ""):
+        return
+    run.store.append([], floors={source.name: floor}, fence=run.fence)
+    run.floors[source.name] = floor
+
+
+def _start_from_now(run: _Run, source: Source) -> None:
+    newest = run.gateway.last_keyset(source.table)
+    run.store.append(
+        [], cursors={source.name: newest}, floors={source.name: newest}, fence=run.fence
+    )
+    run.cursors[source.name] = newest
+    if newest is not None:
+        run.floors[source.name] = newest
+    run.result.started.append(source.name)
+    logger.info("%s: first run, starting after %s", source.name, newest)
 
 
 def _changes_of(
-    gateway: SuiteCRMGateway,
+    run: _Run,
     source: Source,
-    rows: list[RowMapping],
-    window_start: Keyset | None,
-) -> list[FeedChange]:
+    rows: list[Row],
+    floor: Keyset | None,
+) -> tuple[list[FeedChange], dict[str, SnapshotRow]]:
+    """The entries of a batch, and the snapshots of its records."""
+    # Rows up to the floor were there before the sync started (the overlap
+    # window reaches behind it on a source's first runs).
+    rows = [
+        row
+        for row in rows_in_scope(source, rows, run.modules)
+        if after_floor(row, floor)
+    ]
     related: dict[str, dict[str, RecordInfo]] = {
-        module: gateway.records(module, ids)
+        module: run.gateway.records(module, ids)
         for module, ids in related_wanted(source, rows).items()
     }
     if isinstance(source, LinkSource):
-        names = gateway.user_names(link_actors(related))
-        return [
+        names = run.gateway.user_names(
+            link_actors(related) | actors_wanted(source, rows)
+        )
+        changes = [
             change
             for row in rows
             for change in link_changes(source, row, user_names=names, related=related)
         ]
+        return _drop_own(run, changes), {}
     assert isinstance(source, RecordSource)
-    names = gateway.user_names(actors_wanted(source, rows))
-    return [
-        change
-        for row in rows
-        for change in record_changes(
-            source, row, window_start=window_start, user_names=names, related=related
+    return _record_batch(run, source, rows, floor, related)
+
+
+def _record_batch(
+    run: _Run,
+    source: RecordSource,
+    rows: list[Row],
+    floor: Keyset | None,
+    related: dict[str, dict[str, RecordInfo]],
+) -> tuple[list[FeedChange], dict[str, SnapshotRow]]:
+    compared = bool(feed_fields().fields_of(source.module))
+    previous = run.store.snapshots(source.name, (row["id"] for row in rows))
+    snapshots = {
+        row["id"]: SnapshotRow(
+            fields=snapshot_of(source.module, row),
+            date_modified=row["date_modified"],
+            deleted=bool(row["deleted"]),
         )
-    ]
+        for row in rows
+    }
+    held = [dict(s.fields) for s in (*previous.values(), *snapshots.values())]
+    names = run.gateway.user_names(actors_wanted(source, rows) | user_ids_in(held))
+    changes = []
+    for row in rows:
+        before = previous.get(row["id"])
+        changes.extend(
+            record_changes(
+                source,
+                row,
+                floor=floor,
+                seen=before is not None,
+                user_names=names,
+                related=related,
+                previous=dict(before.fields) if before and compared else None,
+                snapshot=dict(snapshots[row["id"]].fields),
+            )
+        )
+    return _drop_own(run, changes), snapshots
+
+
+def _drop_own(run: _Run, changes: list[FeedChange]) -> list[FeedChange]:
+    if not run.ignore:
+        return changes
+    kept = [change for change in changes if change.actor_id not in run.ignore]
+    run.result.ignored += len(changes) - len(kept)
+    return kept

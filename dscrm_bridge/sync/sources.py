@@ -2,45 +2,55 @@
 
 A *record source* is a module's table (``accounts``, ``notes`` ...); each changed
 row becomes create / update / delete entries, plus relate entries for the
-record's parent (Notes, Meetings) and a Note's contact.  A *link source* is a
-relationship table (``accounts_contacts`` ...); each changed row becomes a relate
-or, once soft-deleted, an unrelate entry (Q33: unlinking sets ``deleted=1``).
+records it points at (a Note's or Meeting's parent, a Note's contact, a Case's
+account).  A *link source* is a relationship table (``accounts_contacts`` ...,
+``securitygroups_records``, ``securitygroups_users``); each changed row becomes
+a relate or, once soft-deleted, an unrelate entry (Q33: unlinking sets
+``deleted=1``).
 
-How a row is read (first cut, decided here):
+How a row is read:
 
-- created: (``date_entered``, ``id``) sorts after the start of the window being
-  read (the stored cursor, or ``since``); otherwise the row was updated.  A row
-  created and changed again inside one window gives a create and an update.
+- created: the record was never mirrored (no snapshot) and (``date_entered``,
+  ``id``) sorts after the source's floor (the row it started after, or
+  ``since``); otherwise it was updated.
+- updated: the row's fields worth showing (``mappings/feed_fields.yaml``) are
+  compared with the record's snapshot; an update that changed only noise gives
+  no entry.  Without a snapshot (a record last changed before the sync started)
+  the update is told without its fields.
 - deleted (``deleted=1``): a delete entry, after the create when both fall in
   the window.
 - actor: ``created_by`` for a create, ``modified_user_id`` for anything else.
-  Link tables record no user: the actor is the last modifier of whichever
-  linked record (users aside) changed closest to the link's ``date_modified``.
+  Link tables mostly record no user: the actor is the last modifier of whichever
+  linked record changed closest to the link's ``date_modified``.
 
 Each change carries a key naming the change itself, so that reading a row
-again never appends it twice: ``<module>:<id>:create``, ``...:update:<when>``,
-``...:delete``, ``<module>:<id>:relate:<module>:<id>`` for a parent or contact,
+again (the overlap window re-reads rows on purpose) never appends it twice:
+``<module>:<id>:create``, ``...:update:<when>:<digest of the new fields>``,
+``...:delete``, ``<module>:<id>:relate:<module>:<id>`` for a pointer,
 ``<link table>:<row id>:relate|unrelate`` for a link row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from dscrm_bridge.feed import FeedAction, FeedChange
 from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.gateway import (
     MODULE_TABLES,
+    NAMED_ONLY,
     Keyset,
     RecordInfo,
     record_name,
 )
+from dscrm_bridge.sync.snapshots import Snapshot, differences, digest
+
+Row = Mapping[str, Any]
 
 DEFAULT_MODULES: tuple[str, ...] = (
     "Accounts",
@@ -49,14 +59,25 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "Notes",
     "Documents",
     "Meetings",
+    "Calls",
+    "Tasks",
+    "Leads",
+    "Cases",
 )
 
+# Q37: rows SuiteCRM adds to securitygroups_records for a new record carry a
+# date_modified cut to the day (... 00:00:00), behind any cursor of that day:
+# that table is re-read a whole day back.
+_DAY_S = 24 * 3600
+
 # Record modules whose rows point at a related record by column: (module column,
-# id column); a None module column means the module is fixed (the second item
-# then names it).
+# id column, fixed module); a None module column means the module is fixed.
 _POINTERS: dict[str, tuple[tuple[str | None, str, str | None], ...]] = {
     "Notes": (("parent_type", "parent_id", None), (None, "contact_id", "Contacts")),
     "Meetings": (("parent_type", "parent_id", None),),
+    "Calls": (("parent_type", "parent_id", None),),
+    "Tasks": (("parent_type", "parent_id", None), (None, "contact_id", "Contacts")),
+    "Cases": ((None, "account_id", "Accounts"),),
 }
 
 
@@ -74,16 +95,31 @@ class RecordSource:
     def name(self) -> str:
         return self.table.name
 
+    @property
+    def extra_overlap_s(self) -> int:
+        return 0
+
 
 @dataclass(frozen=True)
 class LinkSource:
-    """A relationship table: a row links ``module``'s record to ``related_module``'s."""
+    """A relationship table: a row links ``module``'s record to ``related_module``'s.
+
+    ``module_column`` names the column holding the record's module when one
+    table links records of many modules (``securitygroups_records``).
+    ``actor_columns`` are the columns that name the acting user, when the table
+    keeps one.  ``groups`` marks security-group membership, mirrored only when
+    asked for.
+    """
 
     table: sa.Table
     module: str
     id_column: str
     related_module: str
     related_column: str
+    module_column: str | None = None
+    actor_columns: tuple[str, ...] = ()
+    groups: bool = False
+    extra_overlap_s: int = 0
 
     @property
     def name(self) -> str:
@@ -91,8 +127,13 @@ class LinkSource:
 
     @property
     def requires(self) -> frozenset[str]:
-        """Synced modules this link needs; users are always known."""
-        return frozenset({self.module, self.related_module} - {"Users"})
+        """Synced modules this link needs; users and groups are always known."""
+        if self.module_column:
+            return frozenset()
+        return frozenset({self.module, self.related_module} - NAMED_ONLY)
+
+    def module_of(self, row: Row) -> str:
+        return str(row[self.module_column]) if self.module_column else self.module
 
 
 LINK_SOURCES: tuple[LinkSource, ...] = (
@@ -114,33 +155,76 @@ LINK_SOURCES: tuple[LinkSource, ...] = (
         "opportunity_id",
     ),
     LinkSource(
+        tables.opportunities_contacts,
+        "Contacts",
+        "contact_id",
+        "Opportunities",
+        "opportunity_id",
+    ),
+    LinkSource(
         tables.meetings_contacts, "Contacts", "contact_id", "Meetings", "meeting_id"
     ),
     LinkSource(tables.meetings_users, "Users", "user_id", "Meetings", "meeting_id"),
+    LinkSource(tables.calls_contacts, "Contacts", "contact_id", "Calls", "call_id"),
+    LinkSource(tables.calls_users, "Users", "user_id", "Calls", "call_id"),
+    LinkSource(
+        tables.securitygroups_records,
+        "",
+        "record_id",
+        "SecurityGroups",
+        "securitygroup_id",
+        module_column="module",
+        actor_columns=("modified_user_id", "created_by"),
+        groups=True,
+        extra_overlap_s=_DAY_S,
+    ),
+    LinkSource(
+        tables.securitygroups_users,
+        "Users",
+        "user_id",
+        "SecurityGroups",
+        "securitygroup_id",
+        groups=True,
+    ),
 )
 
 Source = RecordSource | LinkSource
 
 
-def sources_for(modules: Iterable[str]) -> list[Source]:
+def sources_for(
+    modules: Iterable[str], *, security_groups: bool = False
+) -> list[Source]:
     """The record sources of ``modules``, then the link sources among them."""
     wanted = list(dict.fromkeys(modules))
     found: list[Source] = [RecordSource(module) for module in wanted]
-    found.extend(link for link in LINK_SOURCES if link.requires <= set(wanted))
+    found.extend(
+        link
+        for link in LINK_SOURCES
+        if link.requires <= set(wanted) and (security_groups or not link.groups)
+    )
     return found
 
 
 def syncable_modules() -> tuple[str, ...]:
     """Modules whose tables the sync can read."""
-    return tuple(module for module in MODULE_TABLES if module != "Users")
+    return tuple(module for module in MODULE_TABLES if module not in NAMED_ONLY)
 
 
-def related_wanted(source: Source, rows: Sequence[RowMapping]) -> dict[str, set[str]]:
+def rows_in_scope(
+    source: Source, rows: Sequence[Row], modules: Collection[str]
+) -> list[Row]:
+    """The rows of ``source`` about records of ``modules`` (group links span all)."""
+    if not isinstance(source, LinkSource) or not source.module_column:
+        return list(rows)
+    return [row for row in rows if source.module_of(row) in modules]
+
+
+def related_wanted(source: Source, rows: Sequence[Row]) -> dict[str, set[str]]:
     """Ids of the records ``rows`` point at, by module."""
     wanted: dict[str, set[str]] = {}
     if isinstance(source, LinkSource):
         for row in rows:
-            wanted.setdefault(source.module, set()).add(row[source.id_column])
+            wanted.setdefault(source.module_of(row), set()).add(row[source.id_column])
             wanted.setdefault(source.related_module, set()).add(
                 row[source.related_column]
             )
@@ -151,30 +235,36 @@ def related_wanted(source: Source, rows: Sequence[RowMapping]) -> dict[str, set[
     return wanted
 
 
-def actors_wanted(source: Source, rows: Sequence[RowMapping]) -> set[str]:
-    """User ids that may act in ``rows`` (links: found through their records)."""
+def actors_wanted(source: Source, rows: Sequence[Row]) -> set[str]:
+    """User ids named by ``rows`` (links: most are found through their records)."""
+    columns: tuple[str, ...]
     if isinstance(source, LinkSource):
-        return set()
-    return {
-        user_id
-        for row in rows
-        for user_id in (row["created_by"], row["modified_user_id"])
-        if user_id
-    }
+        columns = source.actor_columns
+    else:
+        columns = ("created_by", "modified_user_id")
+    return {row[column] for row in rows for column in columns if row[column]}
 
 
 def record_changes(
     source: RecordSource,
-    row: RowMapping,
+    row: Row,
     *,
-    window_start: Keyset | None,
+    floor: Keyset | None,
+    seen: bool,
     user_names: Mapping[str, str],
     related: Mapping[str, Mapping[str, RecordInfo]],
+    previous: Snapshot | None,
+    snapshot: Snapshot,
 ) -> list[FeedChange]:
-    """The changes one row of a module's table stands for."""
+    """The changes one row of a module's table stands for.
+
+    ``seen`` tells whether the record was mirrored before; ``previous`` is its
+    snapshot then (None: unknown, or a module without compared fields);
+    ``snapshot`` is the row's own.
+    """
     module, record_id = source.module, row["id"]
     entered, modified = row["date_entered"], row["date_modified"]
-    created = _created_after(window_start, entered, record_id)
+    created = not seen and _created_after(floor, entered, record_id)
     template = FeedChange(
         change_key=f"{module}:{record_id}",
         module=module,
@@ -206,9 +296,22 @@ def record_changes(
     if row["deleted"]:
         changes.append(change("delete", FeedAction.DELETE, row["modified_user_id"]))
         return changes
-    if not created or (entered is not None and modified > entered):
-        key = f"update:{modified.isoformat()}"
-        changes.append(change(key, FeedAction.UPDATE, row["modified_user_id"]))
+    update_key = f"update:{modified.isoformat()}:{digest(snapshot)}"
+    if previous is not None:
+        fields = differences(module, previous, snapshot, user_names=user_names)
+        if fields:
+            changes.append(
+                change(
+                    update_key,
+                    FeedAction.UPDATE,
+                    row["modified_user_id"],
+                    field_changes=fields,
+                )
+            )
+    elif not created or (entered is not None and modified > entered):
+        changes.append(change(update_key, FeedAction.UPDATE, row["modified_user_id"]))
+    if not changes:
+        return changes
     actor = changes[0].actor_id
     for rel_module, rel_id in _pointers(module, row):
         info = related.get(rel_module, {}).get(rel_id)
@@ -227,7 +330,7 @@ def record_changes(
 
 def link_changes(
     source: LinkSource,
-    row: RowMapping,
+    row: Row,
     *,
     user_names: Mapping[str, str],
     related: Mapping[str, Mapping[str, RecordInfo]],
@@ -235,20 +338,21 @@ def link_changes(
     """The relate or unrelate one row of a relationship table stands for."""
     action = FeedAction.UNRELATE if row["deleted"] else FeedAction.RELATE
     record_id, related_id = row[source.id_column], row[source.related_column]
-    if not record_id or not related_id:
+    module = source.module_of(row)
+    if not record_id or not related_id or not module:
         return []
-    record = related.get(source.module, {}).get(record_id)
+    record = related.get(module, {}).get(record_id)
     other = related.get(source.related_module, {}).get(related_id)
-    candidates = [
-        info
-        for module, info in ((source.module, record), (source.related_module, other))
-        if info is not None and module != "Users"
-    ]
-    actor = _closest_modifier(row["date_modified"], candidates)
+    actor = next((row[c] for c in source.actor_columns if row[c]), None)
+    if actor is None:
+        actor = _closest_modifier(
+            row["date_modified"],
+            [(module, record), (source.related_module, other)],
+        )
     return [
         FeedChange(
             change_key=f"{source.name}:{row['id']}:{action.value}",
-            module=source.module,
+            module=module,
             record_id=record_id,
             record_name=record.name if record else "",
             action=action,
@@ -266,23 +370,29 @@ def link_actors(related: Mapping[str, Mapping[str, RecordInfo]]) -> set[str]:
     """User ids that may act on links between the records in ``related``."""
     return {
         info.modified_user_id
-        for module, infos in related.items()
-        if module != "Users"
+        for infos in related.values()
         for info in infos.values()
         if info.modified_user_id
     }
 
 
 def _created_after(
-    window_start: Keyset | None, entered: datetime | None, record_id: str
+    floor: Keyset | None, entered: datetime | None, record_id: str
 ) -> bool:
-    # A row entered at the cursor's very second is new only if it sorts after the
-    # cursor's row: the rows up to the cursor had been read already.
-    if window_start is None:
+    # A row entered at the floor's very second is new only if it sorts after the
+    # floor's row: the rows up to it were there before the sync started.
+    if floor is None:
         return True
     if entered is None:
         return False
-    return (entered, record_id) > (window_start.date_modified, window_start.id)
+    return (entered, record_id) > (floor.date_modified, floor.id)
+
+
+def after_floor(row: Row, floor: Keyset | None) -> bool:
+    """Whether ``row`` changed after the source's floor."""
+    if floor is None:
+        return True
+    return (row["date_modified"], row["id"]) > (floor.date_modified, floor.id)
 
 
 def _actor_name(user_names: Mapping[str, str], actor: str | None) -> str:
@@ -290,18 +400,27 @@ def _actor_name(user_names: Mapping[str, str], actor: str | None) -> str:
     return user_names.get(actor or "", actor or "")
 
 
-def _closest_modifier(when: datetime, candidates: Sequence[RecordInfo]) -> str | None:
+def _closest_modifier(
+    when: datetime, sides: Sequence[tuple[str, RecordInfo | None]]
+) -> str | None:
     # NOTE: link tables keep no user; the nearest change of a linked record is a
     # guess that holds for the UI and V8 flows of the story (link and record are
-    # saved in the same request).  The record side wins a tie.
-    dated = [info for info in candidates if info.date_modified is not None]
-    if not dated:
+    # saved in the same request).  The record side wins a tie; a user or group
+    # record counts only when no mirrored record is linked.
+    dated = [
+        (module, info)
+        for module, info in sides
+        if info is not None and info.date_modified is not None
+    ]
+    preferred = [info for module, info in dated if module not in NAMED_ONLY]
+    candidates = preferred or [info for _, info in dated]
+    if not candidates:
         return None
-    nearest = min(dated, key=lambda info: abs(info.date_modified - when))  # type: ignore[operator]
+    nearest = min(candidates, key=lambda info: abs(info.date_modified - when))  # type: ignore[operator]
     return nearest.modified_user_id
 
 
-def _pointers(module: str, row: RowMapping) -> list[tuple[str, str]]:
+def _pointers(module: str, row: Row) -> list[tuple[str, str]]:
     found = []
     for module_column, id_column, fixed_module in _POINTERS.get(module, ()):
         target_module = row[module_column] if module_column else fixed_module

@@ -17,7 +17,9 @@ STORY_TABLES = (
     "securitygroups_records acl_roles acl_actions acl_roles_actions acl_roles_users "
     "accounts contacts accounts_contacts notes opportunities accounts_opportunities "
     "documents document_revisions documents_opportunities meetings meetings_contacts "
-    "meetings_users sugarfeed config oauth2clients oauth2tokens"
+    "meetings_users sugarfeed config oauth2clients oauth2tokens "
+    # mirrored by the sync beyond the story
+    "calls calls_contacts calls_users tasks leads cases opportunities_contacts"
 ).split()
 
 

@@ -10,7 +10,7 @@ from dscrm_bridge.errors import InputError
 from dscrm_bridge.feed import FeedStore
 from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.gateway import Keyset
-from dscrm_bridge.sync import sync_once
+from dscrm_bridge.sync import Progress, sync_once
 from tests.unit.sync.conftest import ADMIN_ID, USER1_ID, SuiteCRMRows
 
 T0 = datetime(2026, 12, 4, 15, 26, 30)
@@ -55,7 +55,6 @@ def test_since_backfills_and_a_second_run_appends_nothing(
 
     assert first.appended["Accounts"] == 1
     assert second.total == 0
-    assert second.rows_read == 0
     assert feed_store.count() == 1
     (entry,) = feed_store.list_entries()
     assert entry["text_zh"] == "张三 新建了客户「北京大盛科技有限公司」"
@@ -70,7 +69,7 @@ def test_keyset_cursor_takes_a_row_sharing_the_cursor_timestamp(
     # Written later, but stamped with the same second and a larger id.
     suitecrm.record(tables.accounts, "bbb", T0, name="乙")
 
-    result = _sync(suitecrm, feed_store)
+    result = _sync(suitecrm, feed_store, overlap_s=0)
 
     assert result.rows_read == 1
     assert [name for _, _, name, _ in _summary(feed_store)] == ["甲", "乙"]
@@ -82,7 +81,7 @@ def test_batches_split_rows_sharing_a_timestamp(
 ) -> None:
     for record_id in ("r1", "r2", "r3"):
         suitecrm.record(tables.accounts, record_id, T0, name=record_id)
-    done: list[int] = []
+    done: list[Progress] = []
 
     result = _sync(
         suitecrm, feed_store, since=SINCE, batch_size=2, progress=done.append
@@ -94,7 +93,7 @@ def test_batches_split_rows_sharing_a_timestamp(
         "r2",
         "r3",
     ]
-    assert done == [2, 3]
+    assert [(p.done, p.total) for p in done] == [(2, 3), (3, 3)]
 
 
 def test_update_of_a_record_created_before_the_window(
@@ -269,8 +268,8 @@ def test_only_the_chosen_modules_are_read(
 
 @pytest.mark.parametrize(
     "options",
-    [{"modules": ["Accounts", "Leads"]}, {"batch_size": 0}],
-    ids=["unknown-module", "zero-batch"],
+    [{"modules": ["Accounts", "Bugs"]}, {"batch_size": 0}, {"overlap_s": -1}],
+    ids=["unknown-module", "zero-batch", "negative-overlap"],
 )
 def test_bad_options_are_refused(
     suitecrm: SuiteCRMRows, feed_store: FeedStore, options: dict[str, object]

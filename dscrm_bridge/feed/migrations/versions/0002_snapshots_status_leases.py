@@ -48,7 +48,12 @@ def upgrade() -> None:
         sa.Column("backfill_total", sa.BigInteger()),
         sa.Column("backfill_done", sa.BigInteger()),
         sa.Column("backfill_started_at", sa.DateTime()),
+        sa.Column("backfill_since", sa.DateTime()),
+        sa.Column("backfill_last_modified", sa.DateTime()),
+        sa.Column("backfill_last_id", sa.String(36)),
         sa.Column("reconciled_at", sa.DateTime()),
+        sa.Column("floor_modified", sa.DateTime()),
+        sa.Column("floor_id", sa.String(36)),
         **_MYSQL,
     )
     op.create_table(
