@@ -308,6 +308,148 @@ def demo(state: State, target: str, db_url: str | None, as_json: bool) -> None:
 # --- workflow and import ---------------------------------------------------------
 
 
+@root.group(help=_("Localized workflows: several records in one go, from one file."))
+def workflow() -> None:
+    pass
+
+
+@workflow.command("list", help=_("List the shipped and your own workflows."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@click.option(
+    "--example",
+    "example_of",
+    default=None,
+    metavar="NAME",
+    help=_("Print an example input file of workflow NAME."),
+)
+@pass_state
+def workflow_list(state: State, as_json: bool, example_of: str | None) -> None:
+    from dscrm_bridge.workflows import service
+
+    if example_of:
+        click.echo(service.example_input(state.config, example_of), nl=False)
+        return
+    infos = service.list_workflows(state.config)
+    if as_json:
+        _echo_json([info.__dict__ for info in infos])
+        return
+    for info in infos:
+        origin = _("shipped") if info.shipped else info.source
+        click.echo(f"{info.name}  ({origin})")
+        click.echo(f"    {info.description}")
+        names = "、".join(info.inputs)
+        click.echo("    " + _("Input sections: {names}").format(names=names))
+
+
+@workflow.command("run", help=_("Run workflow NAME with the input file."))
+@click.argument("name")
+@click.option(
+    "-f",
+    "--file",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help=_("Input file (YAML with Chinese labels)."),
+)
+@click.option(
+    "--dry-run", is_flag=True, help=_("Check and show the steps; write nothing.")
+)
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    metavar="USER",
+    help=_("Act as this SuiteCRM user (password from DSCRM_WORKFLOWS_AS_PASSWORD)."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
+@pass_state
+def workflow_run(
+    state: State,
+    name: str,
+    input_path: str,
+    dry_run: bool,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    from dscrm_bridge.workflows import service
+
+    report = (lambda line: None) if as_json else click.echo
+    result = service.run_workflow_file(
+        state.config, name, input_path, dry_run=dry_run, as_user=as_user, report=report
+    )
+    if as_json:
+        _echo_json(service.result_dict(result))
+        return
+    if dry_run:
+        click.echo(_("Dry run: nothing was written."))
+    else:
+        click.echo(_("Workflow {name} done.").format(name=result.workflow))
+
+
+@root.command(
+    "import",
+    help=_("Import an .xlsx or .csv sheet with Chinese headers into a module."),
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--module",
+    required=True,
+    type=click.Choice(["Accounts", "Contacts", "Opportunities", "Leads"]),
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help=_("Header map (YAML) instead of the shipped one."),
+)
+@click.option(
+    "--match",
+    "match_key",
+    default=None,
+    type=click.Choice(["name", "phone", "email"]),
+    help=_("Find existing records by this (default: workflows.import_match_key)."),
+)
+@click.option("--dry-run", is_flag=True, help=_("Check and count; write nothing."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the summary as JSON."))
+@pass_state
+def import_command(
+    state: State,
+    path: str,
+    module: str,
+    mapping_path: str | None,
+    match_key: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    import contextlib
+
+    from dscrm_bridge.workflows import service
+
+    with contextlib.ExitStack() as stack:
+
+        def start_progress(total: int) -> Any:
+            bar = click.progressbar(
+                length=total, label=_("Importing"), file=sys.stderr, show_pos=True
+            )
+            return stack.enter_context(bar).update
+
+        summary = service.import_file(
+            state.config,
+            path,
+            module=module,
+            mapping_path=mapping_path,
+            match_key=match_key,
+            dry_run=dry_run,
+            start_progress=start_progress,
+        )
+    if as_json:
+        _echo_json(summary.as_dict())
+        return
+    for line in service.summary_lines(summary):
+        click.echo(line)
+
+
 # --- plugin: the SuiteCRM Module Loader package ----------------------------------
 
 

@@ -63,6 +63,12 @@ DEFAULTS: dict[str, Any] = {
         "url": "",
         "replay_window_s": 300,
     },
+    "workflows": {
+        "directory": "",
+        "timezone": "Asia/Shanghai",
+        "import_match_key": "name",
+        "import_concurrency": 4,
+    },
 }
 
 # Secrets: environment variable -> what it is.  Never accepted from the file.
@@ -73,6 +79,7 @@ SECRET_ENV = {
     "DSCRM_BRIDGE_DATABASE_PASSWORD": ("bridge", "database_password"),
     "DSCRM_WEB_SESSION_SECRET": ("web", "session_secret"),
     "DSCRM_WEBHOOK_SECRET": ("webhook", "secret"),
+    "DSCRM_WORKFLOWS_AS_PASSWORD": ("workflows", "as_password"),
 }
 _SECRET_KEYS = {
     "password",
@@ -81,6 +88,7 @@ _SECRET_KEYS = {
     "session_secret",
     "database_password",
     "token",
+    "as_password",
 }
 
 
@@ -162,6 +170,20 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class WorkflowsConfig:
+    # A directory of the user's own workflow files (*.yaml); empty: shipped only.
+    directory: str
+    # The time zone of dates and times typed in workflow inputs and import sheets.
+    timezone: str
+    # Import: which value finds an existing record to update (name, phone, email).
+    import_match_key: str
+    # Import: requests sent to SuiteCRM at once.
+    import_concurrency: int
+    # The password of the user named by --as (DSCRM_WORKFLOWS_AS_PASSWORD).
+    as_password: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
 class Config:
     language: str
     suitecrm: SuiteCRMConfig
@@ -169,6 +191,7 @@ class Config:
     sync: SyncConfig
     web: WebConfig
     webhook: WebhookConfig
+    workflows: WorkflowsConfig
     source: str | None = None
 
 
@@ -180,6 +203,7 @@ SECTIONS: dict[str, type] = {
     "sync": SyncConfig,
     "web": WebConfig,
     "webhook": WebhookConfig,
+    "workflows": WorkflowsConfig,
 }
 
 
