@@ -199,6 +199,7 @@ def _read_roles(
         if _is_duplicate(name, roles, path, problems, _("role")):
             continue
         cells: dict[Cell, int] = {}
+        description = entry.get("description")
         base = entry.get("extends")
         if base is not None:
             preset = presets().get(str(base))
@@ -214,6 +215,8 @@ def _read_roles(
                 )
             else:
                 cells.update(preset.cells)
+                if description is None:
+                    description = preset.description
         cells.update(
             _read_matrix(
                 name, entry.get("modules") or {}, (*path, "modules"), modules, problems
@@ -221,7 +224,7 @@ def _read_roles(
         )
         roles[name] = RoleSpec(
             name=name,
-            description=str(entry.get("description") or ""),
+            description=None if description is None else str(description),
             cells={cell: level for cell, level in cells.items()},
             line=problems.line_of(path),
         )
@@ -424,9 +427,10 @@ def _read_groups(
         name = str(entry["name"]).strip()
         if _is_duplicate(name, groups, path, problems, _("group")):
             continue
+        description = entry.get("description")
         groups[name] = GroupSpec(
             name=name,
-            description=str(entry.get("description") or ""),
+            description=None if description is None else str(description),
             roles=_name_set(entry.get("roles"), (*path, "roles"), problems),
             members=_name_set(entry.get("members"), (*path, "members"), problems),
             line=problems.line_of(path),

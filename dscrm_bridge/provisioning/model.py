@@ -185,7 +185,7 @@ class RoleSpec:
     """An ACL role as the file wants it; ``cells`` holds every set cell."""
 
     name: str
-    description: str
+    description: str | None  # None: not managed by the file
     cells: Mapping[Cell, int]
     line: int = 0
 
@@ -198,7 +198,7 @@ class GroupSpec:
     """A security group; ``roles``/``members`` are None when the file is silent."""
 
     name: str
-    description: str
+    description: str | None  # None: not managed by the file
     roles: frozenset[str] | None
     members: frozenset[str] | None
     line: int = 0

@@ -254,10 +254,10 @@ def _group_changes(spec: RolesSpec, live: LiveState) -> list[Change]:
                     Op.CREATE,
                     Kind.GROUP,
                     name,
-                    after={"description": group.description},
+                    after={"description": group.description or ""},
                 )
             )
-        elif current.description != group.description:
+        elif group.description not in (None, current.description):
             changes.append(
                 Change(
                     Op.UPDATE,
@@ -277,7 +277,10 @@ def _role_changes(spec: RolesSpec, live: LiveState) -> list[Change]:
         if current is None:
             changes.append(
                 Change(
-                    Op.CREATE, Kind.ROLE, name, after={"description": role.description}
+                    Op.CREATE,
+                    Kind.ROLE,
+                    name,
+                    after={"description": role.description or ""},
                 )
             )
             changes += [
@@ -286,7 +289,7 @@ def _role_changes(spec: RolesSpec, live: LiveState) -> list[Change]:
                 if level != ACL_ALLOW_DEFAULT
             ]
             continue
-        if current.description != role.description:
+        if role.description not in (None, current.description):
             changes.append(
                 Change(
                     Op.UPDATE,
