@@ -269,8 +269,17 @@ class _Run:
         record_id = self.ids[change.kind][change.name]
         rows: tuple[str, ...] = ()
         if change.kind is Kind.ROLE:
-            role = self.live.roles[change.name]
-            rows = tuple(row for ids in role.rows.values() for row in ids)
+            # Deleting a role soft-deletes its matrix rows too (acl-notes 2),
+            # header rows included: note them all to restore them on undo.
+            rra = t.acl_roles_actions
+            with self.engine.connect() as conn:
+                rows = tuple(
+                    conn.execute(
+                        sa.select(rra.c.id).where(
+                            rra.c.role_id == record_id, rra.c.deleted == 0
+                        )
+                    ).scalars()
+                )
         self.client.delete(module, record_id)
         self.undo_log.append(
             _Undo(

@@ -130,7 +130,7 @@ def sqlite_sandbox_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
 def empty_suitecrm(
     reference_dir: Path, mysql_database: str, tmp_path: Path
 ) -> Iterator[RunningSandbox]:
-    """SuiteCRM 7.13's own schema and installer rows on MariaDB, served by the sandbox."""
+    """SuiteCRM 7.13's schema and installer rows on MariaDB, served by the sandbox."""
     load_sql_dump(mysql_database, (reference_dir / "schema.sql").read_text("utf-8"))
     load_sql_dump(
         mysql_database, (reference_dir / "acl_actions.sql").read_text("utf-8")

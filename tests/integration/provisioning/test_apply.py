@@ -1,4 +1,4 @@
-"""Presets applied through V8 + SQL; rows as SuiteCRM's editor writes them; idempotent."""
+"""Presets applied through V8 + SQL, rows as SuiteCRM's editor writes them."""
 
 from __future__ import annotations
 
