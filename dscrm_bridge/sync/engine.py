@@ -38,6 +38,7 @@ from dscrm_bridge.feed import FeedChange, FeedStore
 from dscrm_bridge.feed.store import Backfill, Fence, SnapshotRow, utc_now
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm.gateway import Keyset, RecordInfo, SuiteCRMGateway
+from dscrm_bridge.sync.api_source import ApiReader
 from dscrm_bridge.sync.snapshots import feed_fields, snapshot_of, user_ids_in
 from dscrm_bridge.sync.sources import (
     DEFAULT_MODULES,
@@ -112,7 +113,7 @@ class SyncResult:
 class _Run:
     """One run's settings and state, handed to each step."""
 
-    gateway: SuiteCRMGateway
+    gateway: SuiteCRMGateway | ApiReader
     store: FeedStore
     modules: frozenset[str]
     since: datetime | None
@@ -128,7 +129,7 @@ class _Run:
 
 
 def sync_once(
-    suitecrm: str | sa.URL | Engine | SuiteCRMGateway,
+    suitecrm: str | sa.URL | Engine | SuiteCRMGateway | ApiReader,
     feed: str | sa.URL | Engine | FeedStore,
     *,
     modules: Iterable[str] = DEFAULT_MODULES,
@@ -144,7 +145,8 @@ def sync_once(
     """Append to the feed what changed in SuiteCRM since the stored cursors.
 
     Args:
-        suitecrm: SuiteCRM's database (URL, engine or gateway); only read.
+        suitecrm: SuiteCRM's database (URL, engine or gateway), or its V8 API
+            (an :class:`ApiReader`: records only, no link tables); only read.
         feed: the bridge's database (URL, engine or store), already upgraded.
         modules: SuiteCRM modules to mirror; their link tables come along.
         since: backfill from this moment (naive means UTC) instead of the
@@ -166,7 +168,9 @@ def sync_once(
     modules = list(modules)
     _check_arguments(modules, batch_size, overlap_s)
     gateway = (
-        suitecrm if isinstance(suitecrm, SuiteCRMGateway) else SuiteCRMGateway(suitecrm)
+        suitecrm
+        if isinstance(suitecrm, SuiteCRMGateway | ApiReader)
+        else SuiteCRMGateway(suitecrm)
     )
     store = feed if isinstance(feed, FeedStore) else FeedStore(feed)
     run = _Run(
@@ -186,6 +190,8 @@ def sync_once(
     )
 
     for source in sources_for(modules, security_groups=security_groups):
+        if isinstance(source, LinkSource) and not getattr(gateway, "reads_links", True):
+            continue
         if run.should_stop():
             run.result.interrupted = True
             break

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from datetime import timedelta
 
@@ -62,9 +63,16 @@ class Lease:
         self.name = name
         self.holder = holder
         self.ttl_s = ttl_s
+        # A runner's job thread and its heartbeat share this object: one at a
+        # time, or the holder could race itself into a refused insert.
+        self._lock = threading.Lock()
 
     def acquire(self) -> bool:
         """Take or renew the lease; False when another runner holds it."""
+        with self._lock:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         now = utc_now()
         expires = now + timedelta(seconds=self.ttl_s)
         with translate_errors(self.engine), self.engine.begin() as conn:
@@ -90,7 +98,7 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up at once, so another runner need not wait for expiry."""
-        with translate_errors(self.engine), self.engine.begin() as conn:
+        with self._lock, translate_errors(self.engine), self.engine.begin() as conn:
             conn.execute(
                 sync_leases.delete().where(
                     sync_leases.c.name == self.name,
