@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 import uvicorn
 
@@ -37,6 +38,22 @@ class RunningSandbox:
     info: SeedInfo
     engine: sa.Engine
     upload_dir: Path
+
+    def access_token(self, user_name: str, password: str) -> str:
+        """A password-grant access token of ``user_name`` (tests, benchmarks)."""
+        answer = requests.post(
+            f"{self.base_url}/Api/access_token",
+            json={
+                "grant_type": "password",
+                "client_id": self.info.password_client_id,
+                "client_secret": self.info.password_client_secret,
+                "username": user_name,
+                "password": password,
+            },
+            timeout=STARTUP_TIMEOUT_S,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
 
 
 def connection_lines(base_url: str, info: SeedInfo) -> list[str]:

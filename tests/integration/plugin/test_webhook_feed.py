@@ -62,22 +62,6 @@ class Loop:
         return None
 
 
-def _token(sandbox: RunningSandbox) -> str:
-    info = sandbox.info
-    answer = requests.post(
-        f"{sandbox.base_url}/Api/access_token",
-        json={
-            "grant_type": "password",
-            "client_id": info.password_client_id,
-            "client_secret": info.password_client_secret,
-            "username": "admin",
-            "password": ADMIN_PASSWORD,
-        },
-        timeout=30,
-    )
-    return str(answer.json()["access_token"])
-
-
 @contextmanager
 def _loop(crm_url: str, tmp_path: Path, *, sandbox_secret: str) -> Iterator[Loop]:
     config: Config = config_for(tmp_path, DSCRM_SUITECRM_DATABASE_URL=crm_url)
@@ -101,7 +85,12 @@ def _loop(crm_url: str, tmp_path: Path, *, sandbox_secret: str) -> Iterator[Loop
             admin_password=ADMIN_PASSWORD,
             webhook=target,
         ) as sandbox:
-            yield Loop(sandbox, receiver, FeedStore(feed_url), _token(sandbox))
+            yield Loop(
+                sandbox,
+                receiver,
+                FeedStore(feed_url),
+                sandbox.access_token("admin", ADMIN_PASSWORD),
+            )
     receiver.close()
 
 
