@@ -110,6 +110,8 @@ def _world(directory: Path, *, events: bool) -> Iterator[tuple[RunningSandbox, A
             "DSCRM_SUITECRM_DATABASE_URL": crm_url,
             "DSCRM_BRIDGE_DATABASE_URL": f"sqlite:///{directory / 'bridge.db'}",
             "DSCRM_WEBHOOK_SECRET": SECRET,
+            # The admin saves here; the sync ignores the API user by default.
+            "DSCRM_SYNC_IGNORE_API_USER": "false",
         },
     )
     feed_url = config.bridge.sql_url()

@@ -145,25 +145,25 @@ class SyncNudger:
 
 
 def sync_runner(config: Config) -> SyncRunner:
-    """The default runner: one incremental ``sync_once`` of the given modules."""
-    from dscrm_bridge.feed import upgrade
-    from dscrm_bridge.sync import sync_once
+    """The default runner: the configured incremental sync of the given modules.
 
-    upgraded: list[bool] = []
+    It runs as ``dscrm sync`` does (SQL or V8 API source, overlap, ignored
+    bridge users), through the sync's service, opened on first use.  No lease is
+    taken: a scheduled run of the same modules may overlap, which is harmless
+    because the feed keeps each change once and a cursor only repeats reads.
+    """
+    from dscrm_bridge.sync.runner import JobKind, JobSpec, SyncService
+
+    services: list[SyncService] = []
 
     def run(modules: list[str]) -> Any:
-        feed_url = config.bridge.sql_url()
-        if not upgraded:
-            upgrade(feed_url)
-            upgraded.append(True)
-        result = sync_once(
-            config.suitecrm.sql_url(),
-            feed_url,
-            modules=modules,
-            batch_size=config.sync.batch_size,
-        )
-        logger.info("webhook sync of %s appended %d entries", modules, result.total)
-        return result
+        if not services:
+            services.append(SyncService(config))
+        spec = JobSpec("webhook", JobKind.SYNC, tuple(modules))
+        outcome = services[0].run_job(spec)
+        appended = outcome.sync.total if outcome.sync is not None else 0
+        logger.info("webhook sync of %s appended %d entries", modules, appended)
+        return outcome
 
     return run
 

@@ -64,7 +64,12 @@ class Loop:
 
 @contextmanager
 def _loop(crm_url: str, tmp_path: Path, *, sandbox_secret: str) -> Iterator[Loop]:
-    config: Config = config_for(tmp_path, DSCRM_SUITECRM_DATABASE_URL=crm_url)
+    # The admin saves here; by default the sync ignores the API user's changes.
+    config: Config = config_for(
+        tmp_path,
+        DSCRM_SUITECRM_DATABASE_URL=crm_url,
+        DSCRM_SYNC_IGNORE_API_USER="false",
+    )
     feed_url = config.bridge.sql_url()
     upgrade(feed_url)
     engine = make_engine(crm_url)
