@@ -38,21 +38,39 @@ def _early_language(argv: Sequence[str], env: dict[str, str]) -> str:
     return i18n.language_from_locale(env)
 
 
+def _language_from_env(env: dict[str, str]) -> bool:
+    """Whether DSCRM_LANGUAGE or a POSIX locale names a language."""
+    if env.get("DSCRM_LANGUAGE"):
+        return True
+    return any(
+        env.get(key) not in (None, "", "C", "POSIX", "C.UTF-8")
+        for key in ("LC_ALL", "LC_MESSAGES", "LANG")
+    )
+
+
 i18n.set_language(_early_language(sys.argv[1:], dict(os.environ)))
+i18n.route_click_messages()
 
 
 class State:
     """What the group options leave for the commands: config path, flags."""
 
-    def __init__(self, config_path: str | None, debug: bool) -> None:
+    def __init__(
+        self, config_path: str | None, debug: bool, *, language_chosen: bool
+    ) -> None:
         self.config_path = config_path
         self.debug = debug
+        self.language_chosen = language_chosen
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
+        """The configuration, loaded on first use; its language applies from then
+        on unless --lang, DSCRM_LANGUAGE or the locale chose one."""
         if self._config is None:
             self._config = load_config(self.config_path)
+            if not self.language_chosen and self._config.language_origin == "file":
+                i18n.set_language(self._config.language)
         return self._config
 
 
@@ -64,6 +82,7 @@ def _set_language(
 ) -> str | None:
     if value:
         i18n.set_language(value)
+        ctx.meta["dscrm.language_chosen"] = True
     return value
 
 
@@ -141,7 +160,10 @@ def root(ctx: click.Context, config_path: str | None, debug: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = State(config_path, debug)
+    chosen = ctx.meta.get("dscrm.language_chosen", False) or _language_from_env(
+        dict(os.environ)
+    )
+    ctx.obj = State(config_path, debug, language_chosen=chosen)
 
 
 def _feed_engine(state: State) -> Any:
@@ -174,8 +196,30 @@ def _echo_feed(entries: list[dict[str, Any]], *, as_json: bool) -> None:
     help=_("Database of the sandbox: a SQLite file or mysql+pymysql://..."),
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-def sandbox(db_url: str, port: int) -> None:
+@click.option(
+    "--webhook",
+    "webhook_url",
+    default=None,
+    help=_(
+        "Also post each write as a signed change event to this URL, as a SuiteCRM "
+        "with the dscrm plugin installed does."
+    ),
+)
+@click.option(
+    "--webhook-secret-env",
+    default="DSCRM_WEBHOOK_SECRET",
+    show_default=True,
+    help=_("Environment variable that holds the webhook's shared secret."),
+)
+def sandbox(
+    db_url: str, port: int, webhook_url: str | None, webhook_secret_env: str
+) -> None:
     from dscrm_bridge.sandbox import connection_lines, serve
+    from dscrm_bridge.sandbox.events import webhook_target_from_env
+
+    webhook = None
+    if webhook_url:
+        webhook = webhook_target_from_env(webhook_url, webhook_secret_env, os.environ)
 
     def ready(base_url: str, info: Any) -> None:
         for line in connection_lines(base_url, info):
@@ -185,7 +229,7 @@ def sandbox(db_url: str, port: int) -> None:
     click.echo(
         _("Preparing the sandbox database {url} ...").format(url=mask_url(db_url))
     )
-    serve(db_url, port=port, on_ready=ready)
+    serve(db_url, port=port, on_ready=ready, webhook=webhook)
 
 
 @root.group(help=_("The bridge's own database."))
@@ -299,10 +343,225 @@ def demo(state: State, target: str, db_url: str | None, as_json: bool) -> None:
 # --- check: is SuiteCRM reachable and usable -------------------------------
 
 
+@root.command(help=_("Check that SuiteCRM's API and database work for the bridge."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@pass_state
+@click.pass_context
+def check(ctx: click.Context, state: State, as_json: bool) -> None:
+    from dscrm_bridge.suitecrm.check import check_config
+
+    report = check_config(state.config)
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        for line in report.lines():
+            click.echo(line)
+    ctx.exit(0 if report.ok else 1)
+
+
 # --- roles: security groups, ACL roles and users from YAML --------------------
 
 
+@root.group(help=_("Security groups, ACL roles and users from a YAML roles file."))
+def roles() -> None:
+    pass
+
+
+def _echo_report(report: dict[str, Any] | list[str]) -> None:
+    """A JSON object as JSON, or lines of text one by one."""
+    if isinstance(report, dict):
+        _echo_json(report)
+        return
+    for line in report:
+        click.echo(line)
+
+
+_roles_file = click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=_("The roles file (YAML)."),
+)
+
+
+@roles.command("plan", help=_("Show the changes that make SuiteCRM match the file."))
+@_roles_file
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@pass_state
+def roles_plan(state: State, path: str, as_json: bool) -> None:
+    from dscrm_bridge import provisioning
+
+    plan = provisioning.plan_with_config(state.config, path, env=dict(os.environ))
+    _echo_report(plan.to_json() if as_json else provisioning.render_plan(plan))
+
+
+@roles.command("apply", help=_("Make SuiteCRM match the roles file."))
+@_roles_file
+@click.option("--yes", is_flag=True, help=_("Apply without asking."))
+@pass_state
+def roles_apply(state: State, path: str, yes: bool) -> None:
+    from dscrm_bridge import provisioning
+
+    def confirm(plan: Any) -> bool:
+        for line in provisioning.render_plan(plan):
+            click.echo(line)
+        return yes or click.confirm(_("Apply these changes?"), default=False)
+
+    result = provisioning.apply_with_config(
+        state.config,
+        path,
+        env=dict(os.environ),
+        confirm=confirm,
+        report=lambda step: click.echo(f"  {step}"),
+    )
+    if result is None:
+        click.echo(_("Nothing was changed."))
+        return
+    if result.applied == 0:
+        click.echo(
+            _("No changes: SuiteCRM already matches {path}.").format(path=path)
+        )
+        return
+    click.echo(_("Applied {count} changes.").format(count=result.applied))
+    for user, password in sorted(result.generated_passwords.items()):
+        click.echo(
+            _("Password of {user}: {password} (shown only now; pass it on safely)")
+            .format(user=user, password=password)
+        )
+
+
+@roles.command("export", help=_("Write the live groups, roles and users as a file."))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=_("Write to this file instead of the screen."),
+)
+@pass_state
+def roles_export(state: State, output: str | None) -> None:
+    from dscrm_bridge import provisioning
+
+    text = provisioning.export_roles(provisioning.database_of(state.config))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    click.echo(_("Wrote {path}.").format(path=output))
+
+
+@roles.command(
+    "explain", help=_("Show a user's effective rights and the role behind each.")
+)
+@click.argument("user")
+@click.argument("module", required=False)
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@pass_state
+def roles_explain(state: State, user: str, module: str | None, as_json: bool) -> None:
+    from dscrm_bridge import provisioning
+
+    explanation = provisioning.explain_roles(
+        provisioning.database_of(state.config), user, module
+    )
+    _echo_report(
+        explanation.to_json()
+        if as_json
+        else provisioning.render_explanation(explanation)
+    )
+
+
+@roles.command("presets", help=_("List the shipped role presets, or show one."))
+@click.argument("name", required=False)
+def roles_presets(name: str | None) -> None:
+    from dscrm_bridge import provisioning
+
+    if name is not None:
+        click.echo(provisioning.preset_text(name), nl=False)
+        return
+    for preset in provisioning.list_presets():
+        click.echo(f"{preset.name}\t{preset.description}")
+
+
 # --- serve: the feed's HTTP service --------------------------------------------
+
+
+@root.group(
+    invoke_without_command=True,
+    help=_("Serve the feed: JSON API, web page with replies, webhook receiver."),
+)
+@click.option("--host", default=None, help=_("Listen address (default: web.host)."))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=_("Port (default: web.port)."),
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    from dscrm_bridge.web.server import serve as serve_feed
+
+    state = ctx.find_object(State)
+    assert state is not None
+
+    def ready(url: str) -> None:
+        message = _("Serving the feed at {url}; press Ctrl-C to stop.")
+        click.echo(message.format(url=url))
+
+    serve_feed(state.config, host=host, port=port, on_ready=ready)
+
+
+@serve.group("token", help=_("API tokens that let scripts read and reply."))
+def serve_token() -> None:
+    pass
+
+
+@serve_token.command("create", help=_("Create an API token acting as USER_NAME."))
+@click.argument("user_name")
+@click.option("--name", default="script", show_default=True, help=_("A label."))
+@pass_state
+def serve_token_create(state: State, user_name: str, name: str) -> None:
+    from dscrm_bridge.web.auth import create_api_token
+
+    config = state.config
+    token_id, token = create_api_token(
+        _feed_engine(state), config.suitecrm.sql_url(), user_name, name=name
+    )
+    shown = _("API token {id} for {user_name} (shown only now):")
+    click.echo(shown.format(id=token_id, user_name=user_name))
+    click.echo(token)
+
+
+@serve_token.command("list", help=_("List API tokens (never the tokens themselves)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@pass_state
+def serve_token_list(state: State, as_json: bool) -> None:
+    from dscrm_bridge.web.auth import list_api_tokens
+
+    tokens = list_api_tokens(_feed_engine(state))
+    if as_json:
+        _echo_json(tokens)
+        return
+    for item in tokens:
+        state_text = _("revoked") if item["revoked_at"] else _("live")
+        click.echo(
+            f"{item['id']}  {item['user_name']}  {item['name']}  "
+            f"{item['created_at']}  {state_text}"
+        )
+
+
+@serve_token.command("revoke", help=_("Revoke the API token with this id."))
+@click.argument("token_id", type=int)
+@pass_state
+def serve_token_revoke(state: State, token_id: int) -> None:
+    from dscrm_bridge.web.auth import revoke_api_token
+
+    revoke_api_token(_feed_engine(state), token_id)
+    click.echo(_("API token {id} revoked.").format(id=token_id))
 
 
 # --- workflow and import ---------------------------------------------------------
@@ -451,6 +710,51 @@ def import_command(
 
 
 # --- plugin: the SuiteCRM Module Loader package ----------------------------------
+
+
+@root.group(help=_("The SuiteCRM plugin that reports each change to the bridge."))
+def plugin() -> None:
+    pass
+
+
+@plugin.command(
+    "build", help=_("Write the SuiteCRM Module Loader package for this configuration.")
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="dscrm-bridge-suitecrm-plugin.zip",
+    show_default=True,
+    help=_("Where to write the package (zip)."),
+)
+@pass_state
+def plugin_build(state: State, output: str) -> None:
+    from dscrm_bridge.plugin import build_package
+
+    config = state.config
+    path = build_package(config, output=output)
+    click.echo(
+        _("Wrote {path}: change events of {modules} go to {url}.").format(
+            path=path, modules=", ".join(config.sync.modules), url=config.webhook.url
+        )
+    )
+    click.echo(_("Install it in SuiteCRM under Admin -> Module Loader."))
+    click.echo(
+        _(
+            "Then set the shared secret in SuiteCRM's config_override.php as "
+            "$sugar_config['dscrm_bridge']['webhook_secret'] (the value of "
+            "DSCRM_WEBHOOK_SECRET; the package does not contain it)."
+        )
+    )
+    if not config.webhook.secret:
+        click.echo(
+            _(
+                "Warning: DSCRM_WEBHOOK_SECRET is not set here; the bridge refuses "
+                "every event until it is."
+            ),
+            err=True,
+        )
 
 
 def main(args: Sequence[str] | None = None) -> None:

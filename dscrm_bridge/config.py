@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -51,13 +51,31 @@ DEFAULTS: dict[str, Any] = {
             "Notes",
             "Documents",
             "Meetings",
+            "Calls",
+            "Tasks",
+            "Leads",
+            "Cases",
         ],
         "batch_size": 500,
+        "source": "auto",
+        "overlap_s": 30,
+        "security_groups": True,
+        "bridge_user_ids": [],
+        "ignore_api_user": True,
+        "interval_s": 60,
+        "jobs": [],
+        "lease_s": 20,
+        "reconcile_interval_s": 3600,
+        "writeback": False,
     },
     "web": {
         "host": "127.0.0.1",
         "port": 8000,
         "public_url": "",
+        "session_max_age_s": 43200,
+        "login_max_failures": 5,
+        "login_window_s": 900,
+        "page_size": 30,
     },
     "webhook": {
         "url": "",
@@ -150,6 +168,26 @@ class BridgeConfig:
 class SyncConfig:
     modules: tuple[str, ...]
     batch_size: int
+    # sql (suitecrm.database_url), api (the V8 API) or auto (sql when configured).
+    source: str = "auto"
+    # Seconds re-read behind each cursor (late commits, same-second saves).
+    overlap_s: float = 30
+    # Mirror security-group membership of records and of users.
+    security_groups: bool = True
+    # SuiteCRM user ids whose changes are the bridge's own, never told in the feed.
+    bridge_user_ids: tuple[str, ...] = ()
+    # Also treat suitecrm.username (the bridge's API user) as the bridge's own.
+    ignore_api_user: bool = True
+    # `dscrm sync run`: seconds between runs of the default job.
+    interval_s: float = 60
+    # `dscrm sync run`: jobs per module group, each {name, modules, interval_s|cron}.
+    jobs: tuple[dict[str, Any], ...] = ()
+    # Seconds a runner's lease on a job lasts unless renewed.
+    lease_s: float = 20
+    # API source: seconds between id reconciliations that find deleted records.
+    reconcile_interval_s: float = 3600
+    # Also write feed entries into SuiteCRM's sugarfeed table.
+    writeback: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +196,13 @@ class WebConfig:
     port: int
     # Where users reach `dscrm serve` (for links in messages); empty: http://host:port
     public_url: str
+    # How long a login lasts in the signed session cookie.
+    session_max_age_s: int = 43200
+    # Failed logins per user name (and per client address) within the window.
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    # Entries per page of the timeline and the API (the API takes ?limit= up to 200).
+    page_size: int = 30
     session_secret: Secret = field(default_factory=lambda: Secret(""))
 
 
@@ -193,6 +238,8 @@ class Config:
     webhook: WebhookConfig
     workflows: WorkflowsConfig
     source: str | None = None
+    # Where ``language`` came from: "default", "file" or "env".
+    language_origin: str = "default"
 
 
 # Section name -> its dataclass.  A new section is a dataclass, a DEFAULTS entry,
@@ -237,7 +284,12 @@ def load_config(
             _("The configuration in {where} is invalid:").format(where=where),
             problems=problems,
         )
-    return _freeze(merged, env, file_path)
+    config = _freeze(merged, env, file_path)
+    if "language" in overrides:
+        return replace(config, language_origin="env")
+    if "language" in data:
+        return replace(config, language_origin="file")
+    return config
 
 
 def mask_url(url: str) -> str:
@@ -480,9 +532,15 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return _("{value!r} does not have the expected form ({pattern})").format(
             value=value, pattern=error.validator_value
         )
-    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "minLength"):
-        return _("{value!r} is out of range ({rule} {limit})").format(
-            value=value, rule=error.validator, limit=error.validator_value
+    limits = {
+        "minimum": _("{value!r} is too small; the least allowed is {limit}"),
+        "exclusiveMinimum": _("{value!r} is too small; it must be more than {limit}"),
+        "maximum": _("{value!r} is too large; the most allowed is {limit}"),
+        "minLength": _("must not be empty"),
+    }
+    if error.validator in limits:
+        return limits[str(error.validator)].format(
+            value=value, limit=error.validator_value
         )
     if error.validator == "uniqueItems":
         return _("the list repeats an item")

@@ -82,6 +82,45 @@ def _(message: str) -> str:
     return catalog(_current).gettext(message)
 
 
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """``singular`` or ``plural`` by ``count``, each looked up as its own message.
+
+    zh_CN has one plural form, so each English form is simply a catalog entry.
+    """
+    return _(singular if count == 1 else plural)
+
+
+def route_click_messages() -> None:
+    """Send click's own texts (usage, help, its errors) through these catalogs.
+
+    click looks its messages up with ``gettext.gettext`` at call time, through a
+    module-level ``_`` in each of its modules; pointing that name at :func:`_`
+    makes "Usage:", "Error: ..." and the like follow ``--lang`` like every other
+    message.  Their translations live in the ``click`` domain.
+    """
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import click.formatting
+    import click.parser
+    import click.termui
+    import click.types
+
+    for module in (
+        click.core,
+        click.decorators,
+        click.exceptions,
+        click.formatting,
+        click.parser,
+        click.termui,
+        click.types,
+    ):
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = _  # type: ignore[attr-defined]
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = ngettext  # type: ignore[attr-defined]
+
+
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it yet."""
     return message
