@@ -333,12 +333,15 @@ def _api_router() -> APIRouter:
         until: Annotated[str | None, Query(description="Before (ISO 8601)")] = None,
         cursor: str | None = None,
         limit: Annotated[int | None, Query(ge=1, le=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Entries the caller may see, newest first; replies always included."""
         wanted = _filter(module, actor, record, action, since, until)
-        return _service(request).timeline(
+        page = _service(request).timeline(
             caller.viewer, wanted, group_id=group, cursor=cursor, limit=limit
         )
+        # Already plain JSON types: skip re-validating them against PageOut,
+        # which documents the shape (the list is the hot path).
+        return JSONResponse(page)
 
     @router.get(
         f"{API}/entries/{{entry_id}}", response_model=EntryOut, responses=ERRORS

@@ -98,11 +98,18 @@ def app_from_config(config: Config) -> FastAPI:
     return create_app(service_from_config(config), extra_routers=_webhook(config))
 
 
-def serve(config: Config, *, on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve until interrupted on ``web.host``:``web.port``."""
+def serve(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until interrupted on ``host``:``port`` (default ``web.host``/``port``)."""
     app = app_from_config(config)
-    sock = _bind(config.web.host, config.web.port)
-    url = config.web.public_url or f"http://{config.web.host}:{sock.getsockname()[1]}"
+    host = host or config.web.host
+    sock = _bind(host, config.web.port if port is None else port)
+    url = config.web.public_url or f"http://{host}:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     if on_ready is not None:
         on_ready(url)

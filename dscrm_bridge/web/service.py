@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -59,6 +60,8 @@ from dscrm_bridge.web.visibility import (
 logger = logging.getLogger(__name__)
 
 MENTIONS_PAGE = 30
+_RECENT_MAX = 10_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,35 @@ class WebSettings:
     writeback: bool = False
     modules: tuple[str, ...] = ()
     secure_cookies: bool = False
+    # Users and their rights are re-read from SuiteCRM after this many seconds.
+    rights_ttl_s: float = 5.0
+
+
+class _Recent(Generic[T]):
+    """Values by key, each reused for ``ttl_s`` seconds after it was loaded.
+
+    Users and rights are read from SuiteCRM; a few seconds of reuse saves those
+    queries on every request while a change in SuiteCRM still applies promptly.
+    """
+
+    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic):
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._values: dict[str, tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        now = self._clock()
+        with self._lock:
+            held = self._values.get(key)
+        if held is not None and now - held[0] < self._ttl_s:
+            return held[1]
+        value = load()
+        with self._lock:
+            if len(self._values) > _RECENT_MAX:
+                self._values.clear()
+            self._values[key] = (now, value)
+        return value
 
 
 @dataclass
@@ -118,6 +150,8 @@ class FeedService:
         )
         self.metrics = Metrics()
         self.modules = tuple(dict.fromkeys((*settings.modules, *acl.MODULE_TABLES)))
+        self._viewers: _Recent[Viewer | None] = _Recent(settings.rights_ttl_s)
+        self._rights: _Recent[EntryVisibility] = _Recent(settings.rights_ttl_s)
 
     # -- who is asking -----------------------------------------------------------
 
@@ -145,8 +179,13 @@ class FeedService:
         return viewer, cookie
 
     def viewer(self, user_id: str) -> Viewer | None:
-        with self._crm() as crm:
-            return load_viewer(crm, user_id)
+        """The active SuiteCRM user ``user_id`` (re-read after ``rights_ttl_s``)."""
+
+        def load() -> Viewer | None:
+            with self._crm() as crm:
+                return load_viewer(crm, user_id)
+
+        return self._viewers.get(user_id, load)
 
     def session_viewer(self, cookie: str | None) -> tuple[Viewer, Session] | None:
         session = self.sessions.read_session(cookie)
@@ -383,7 +422,11 @@ class FeedService:
     # -- helpers ---------------------------------------------------------------------
 
     def _visibility(self, crm: Connection, viewer: Viewer) -> EntryVisibility:
-        return entry_visibility(crm, viewer.id, self.modules)
+        if viewer.is_admin:  # acl rule 1: admins bypass every check
+            return EntryVisibility(user_id=viewer.id, is_admin=True)
+        return self._rights.get(
+            viewer.id, lambda: entry_visibility(crm, viewer.id, self.modules)
+        )
 
     def _visible_rows(
         self, viewer: Viewer, rows: Sequence[RowMapping]

@@ -159,10 +159,12 @@ def _world(box: object, feed_url: str) -> Iterator[World]:
         "admin": Person(
             info.admin_user_name, info.admin_password, "1", "Administrator"
         ),
-        "zhangsan": Person("user1", PASSWORD, _user_id(crm, "user1"), "张三"),
+        "zhangsan": Person(
+            "user1", PASSWORD, _id_of(crm, t.users.c.user_name, "user1"), "张三"
+        ),
     }
-    groups = {"销售": _group_id(crm, "销售")}
-    presales_role = _role_id(crm, "售前")
+    groups = {"销售": _id_of(crm, t.securitygroups.c.name, "销售")}
+    presales_role = _id_of(crm, t.acl_roles.c.name, "售前")
     write_role_matrix(crm, presales_role, {m: PRESALES for m in STORY})
 
     with client(info.admin_user_name, info.admin_password) as admin:
@@ -263,28 +265,9 @@ def _give_role(crm: sa.Engine, user_id: str, role_id: str) -> None:
         )
 
 
-def _user_id(crm: sa.Engine, user_name: str) -> str:
+def _id_of(crm: sa.Engine, column: sa.Column[str], value: str) -> str:
+    """The id of the one row of ``column``'s table whose ``column`` is ``value``."""
+    table = column.table
     with crm.connect() as conn:
-        return str(
-            conn.execute(
-                sa.select(t.users.c.id).where(t.users.c.user_name == user_name)
-            ).scalar_one()
-        )
-
-
-def _group_id(crm: sa.Engine, name: str) -> str:
-    with crm.connect() as conn:
-        return str(
-            conn.execute(
-                sa.select(t.securitygroups.c.id).where(t.securitygroups.c.name == name)
-            ).scalar_one()
-        )
-
-
-def _role_id(crm: sa.Engine, name: str) -> str:
-    with crm.connect() as conn:
-        return str(
-            conn.execute(
-                sa.select(t.acl_roles.c.id).where(t.acl_roles.c.name == name)
-            ).scalar_one()
-        )
+        query = sa.select(table.c.id).where(column == value)
+        return str(conn.execute(query).scalar_one())
