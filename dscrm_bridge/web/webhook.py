@@ -25,6 +25,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -55,7 +56,8 @@ class ReplayGuard:
     def __init__(self, window_s: int, *, clock: Clock = time.time) -> None:
         self.window_s = window_s
         self._clock = clock
-        self._seen: dict[str, float] = {}
+        self._seen: set[str] = set()
+        self._order: deque[tuple[float, str]] = deque()  # oldest first
         self._lock = threading.Lock()
 
     def is_fresh(self, timestamp: int) -> bool:
@@ -69,12 +71,13 @@ class ReplayGuard:
             self._forget_before(now - self.window_s)
             if key in self._seen:
                 return False
-            self._seen[key] = now
+            self._seen.add(key)
+            self._order.append((now, key))
             return True
 
     def _forget_before(self, moment: float) -> None:
-        for key in [key for key, seen in self._seen.items() if seen < moment]:
-            del self._seen[key]
+        while self._order and self._order[0][0] < moment:
+            self._seen.discard(self._order.popleft()[1])
 
 
 class SyncNudger:

@@ -73,12 +73,16 @@ def run_hook(
     *,
     streams: bool = False,
     secret: str = SECRET,
+    saves: int = 1,
 ) -> HookRun:
-    """Run the packaged hook once under php-cli (``streams``: without cURL)."""
+    """Run the packaged hook ``saves`` times in one php-cli process.
+
+    ``streams`` runs PHP without its ini files, so without cURL.
+    """
     command = [php_binary()]
     if streams:
         command.append("-n")  # no ini files: extensions such as curl stay off
-    command += [str(RUN_HOOK), str(package), method, module, record_id]
+    command += [str(RUN_HOOK), str(package), method, module, record_id, str(saves)]
     env = {**os.environ, "DSCRM_TEST_WEBHOOK_SECRET": secret}
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=PHP_TIMEOUT_S, env=env
