@@ -48,6 +48,7 @@ from dscrm_bridge.sandbox.records import (
     resource,
     update,
 )
+from dscrm_bridge.suitecrm.gateway import open_engine
 
 logger = logging.getLogger(__name__)
 
@@ -512,14 +513,5 @@ def create_app(
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; in-memory SQLite shares one connection across threads."""
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (
-        None,
-        "",
-        ":memory:",
-    ):
-        return sa.create_engine(
-            url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
-        )
-    return sa.create_engine(url, pool_pre_ping=True)
+    """An engine for ``url`` (see :func:`dscrm_bridge.suitecrm.gateway.open_engine`)."""
+    return open_engine(url)

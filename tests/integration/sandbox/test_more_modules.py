@@ -35,7 +35,13 @@ def _exercise(admin: V8) -> None:
     assert attributes["parent_name"] == "北京大盛科技 🚀"  # type: ignore[index]
     assert attributes["contact_name"] == "三 张"  # type: ignore[index]
 
-    lead = admin.create("Leads", first_name="四", last_name="李", account_name="云启")
+    lead = admin.create(
+        "Leads",
+        first_name="四",
+        last_name="李",
+        account_name="云启",
+        email1="li@example.com",  # an import column (mappings/import/leads.yaml)
+    )
     assert _read(admin, "Leads", lead["id"])["attributes"]["name"] == "四 李"  # type: ignore[index]
 
     first = admin.create("Cases", name="无法登录", account_id=account["id"])
