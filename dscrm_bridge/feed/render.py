@@ -103,6 +103,13 @@ def dropdown_labels() -> dict[str, dict[str, str]]:
     }
 
 
+@functools.lru_cache(maxsize=512)
+def _text(lang: str, message: str) -> str:
+    # The catalogs never change while the process runs; rendering a batch asks
+    # for the same few messages thousands of times.
+    return translator(lang)(message)
+
+
 def module_label(module: str, lang: str) -> str:
     """How ``module`` is named in ``lang``; its SuiteCRM name when unmapped."""
     return module_labels().get(module, {}).get(normalize_language(lang), module)
@@ -124,9 +131,8 @@ def value_label(module: str, field: str, value: str, lang: str) -> str:
 
 def render_text(change: FeedChange, lang: str) -> str:
     """The sentence that tells ``change`` in ``lang``, with its field differences."""
-    gettext = translator(lang)
-    sentence = gettext(_SENTENCES[change.action]).format(
-        actor=change.actor_name or gettext(_UNKNOWN_ACTOR),
+    sentence = _text(lang, _SENTENCES[change.action]).format(
+        actor=change.actor_name or _text(lang, _UNKNOWN_ACTOR),
         **_names(change, lang),
     )
     return _with_changes(sentence, change, lang)
@@ -137,21 +143,19 @@ def render_sugarfeed_text(change: FeedChange, lang: str) -> str:
 
     ``[Module:id:name]`` is the dashlet's link markup (acl-notes 5).
     """
-    gettext = translator(lang)
     names = _names(change, lang)
     names["name"] = f"[{change.module}:{change.record_id}:{names['name']}]"
     if change.related_module and change.related_id:
         names["related_name"] = (
             f"[{change.related_module}:{change.related_id}:{names['related_name']}]"
         )
-    sentence = gettext(_ACTORLESS[change.action]).format(**names)
+    sentence = _text(lang, _ACTORLESS[change.action]).format(**names)
     return _with_changes(sentence, change, lang)
 
 
 def render_field_change(module: str, change: FieldChange, lang: str) -> str:
     """One difference, e.g. ``销售阶段：初步接洽 -> 方案报价``."""
-    gettext = translator(lang)
-    return gettext(_FIELD_CHANGE).format(
+    return _text(lang, _FIELD_CHANGE).format(
         field=field_label(module, change.field, lang),
         old=_shown(module, change.field, change.old, change.old_text, lang),
         new=_shown(module, change.field, change.new, change.new_text, lang),
@@ -159,23 +163,21 @@ def render_field_change(module: str, change: FieldChange, lang: str) -> str:
 
 
 def _names(change: FeedChange, lang: str) -> dict[str, str]:
-    gettext = translator(lang)
     return {
         "module": module_label(change.module, lang),
-        "name": change.record_name or gettext(_NO_NAME),
+        "name": change.record_name or _text(lang, _NO_NAME),
         "related_module": module_label(change.related_module or "", lang),
-        "related_name": change.related_name or gettext(_NO_NAME),
+        "related_name": change.related_name or _text(lang, _NO_NAME),
     }
 
 
 def _with_changes(sentence: str, change: FeedChange, lang: str) -> str:
     if not change.field_changes:
         return sentence
-    gettext = translator(lang)
-    listed = gettext(_CHANGE_SEPARATOR).join(
+    listed = _text(lang, _CHANGE_SEPARATOR).join(
         render_field_change(change.module, item, lang) for item in change.field_changes
     )
-    return gettext(_WITH_CHANGES).format(sentence=sentence, changes=listed)
+    return _text(lang, _WITH_CHANGES).format(sentence=sentence, changes=listed)
 
 
 def _shown(
@@ -184,5 +186,5 @@ def _shown(
     if text:
         return text
     if value is None or value == "":
-        return translator(lang)(_EMPTY_VALUE)
+        return _text(lang, _EMPTY_VALUE)
     return value_label(module, field, value, lang)

@@ -220,16 +220,25 @@ class FeedStore:
         reconciled: bool = False,
     ) -> None:
         """Note that a run of ``source`` ended: its rows, or the error it met."""
+        self.record_runs({source: (rows, error)}, reconciled=reconciled)
+
+    def record_runs(
+        self, runs: Mapping[str, tuple[int, str | None]], *, reconciled: bool = False
+    ) -> None:
+        """:meth:`record_run` for several sources in one transaction."""
         now = utc_now()
-        values: dict[str, Any] = {"last_run_at": now, "last_rows": rows}
-        if error is None:
-            values.update(last_success_at=now, last_error=None, last_error_at=None)
-        else:
-            values.update(last_error=error[:2000], last_error_at=now)
-        if reconciled:
-            values["reconciled_at"] = now
         with self._connect() as conn, conn.begin():
-            _save_status(conn, source, values)
+            for source, (rows, error) in runs.items():
+                values: dict[str, Any] = {"last_run_at": now, "last_rows": rows}
+                if error is None:
+                    values.update(
+                        last_success_at=now, last_error=None, last_error_at=None
+                    )
+                else:
+                    values.update(last_error=error[:2000], last_error_at=now)
+                if reconciled:
+                    values["reconciled_at"] = now
+                _save_status(conn, source, values)
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per source: cursor and status columns (see ``sync_status``)."""

@@ -66,6 +66,9 @@ class RecordInfo:
     date_modified: datetime | None
 
 
+SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb")
+
+
 def open_engine(url_or_engine: str | sa.URL | Engine) -> Engine:
     """An engine for ``url_or_engine``; MySQL URLs get ``charset=utf8mb4``."""
     if isinstance(url_or_engine, Engine):
@@ -78,9 +81,26 @@ def open_engine(url_or_engine: str | sa.URL | Engine) -> Engine:
                 url=str(url_or_engine), example="sqlite:///dscrm-bridge.db"
             )
         ) from exc
-    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
-        # Chinese text and emoji need 4-byte UTF-8 on the wire.
-        url = url.update_query_dict({"charset": "utf8mb4"})
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise InputError(
+            _(
+                "{url}: only SQLite (sqlite:///file.db) and MySQL/MariaDB "
+                "(mysql+pymysql://user@host/db) databases are supported."
+            ).format(url=url.render_as_string(hide_password=True))
+        )
+    if backend in ("mysql", "mariadb"):
+        # PyMySQL is the driver the bridge ships with; mysql:// alone would ask
+        # for MySQLdb, which is not installed.
+        url = url.set(drivername=f"{backend}+pymysql")
+        if "charset" not in url.query:
+            # Chinese text and emoji need 4-byte UTF-8 on the wire.
+            url = url.update_query_dict({"charset": "utf8mb4"})
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        # One in-memory database shared by every thread of the process.
+        return sa.create_engine(
+            url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+        )
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -234,11 +254,16 @@ def record_name(module: str, row: RowMapping) -> str:
 
 
 def _after(table: sa.Table, after: Keyset) -> sa.ColumnElement[bool]:
-    # Spelled as OR/AND rather than a row comparison so that MySQL and SQLite
-    # both use an index on (date_modified, id).
-    return sa.or_(
-        table.c.date_modified > after.date_modified,
-        sa.and_(table.c.date_modified == after.date_modified, table.c.id > after.id),
+    # The leading ``>=`` gives MySQL and SQLite a range on an index over
+    # (date_modified, id) where one exists; the OR then orders ties by id.
+    return sa.and_(
+        table.c.date_modified >= after.date_modified,
+        sa.or_(
+            table.c.date_modified > after.date_modified,
+            sa.and_(
+                table.c.date_modified == after.date_modified, table.c.id > after.id
+            ),
+        ),
     )
 
 

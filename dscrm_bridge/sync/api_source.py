@@ -176,6 +176,7 @@ def reconcile_deletes(
         table = MODULE_TABLES[module]
         mirrored = store.live_record_ids(table.name)
         if not mirrored:
+            store.record_run(table.name, rows=0, reconciled=True)
             told[module] = 0
             continue
         listed = {

@@ -189,6 +189,7 @@ def sync_once(
         floors=store.floors(),
     )
 
+    runs: dict[str, tuple[int, str | None]] = {}
     for source in sources_for(modules, security_groups=security_groups):
         if isinstance(source, LinkSource) and not getattr(gateway, "reads_links", True):
             continue
@@ -199,11 +200,11 @@ def sync_once(
         try:
             _sync_source(run, source)
         except BridgeError as exc:
-            store.record_run(
-                source.name, rows=run.result.rows_read - before, error=str(exc)
-            )
+            runs[source.name] = (run.result.rows_read - before, str(exc))
+            store.record_runs(runs)
             raise
-        store.record_run(source.name, rows=run.result.rows_read - before)
+        runs[source.name] = (run.result.rows_read - before, None)
+    store.record_runs(runs)
 
     result = run.result
     logger.info(

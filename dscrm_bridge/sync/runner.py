@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,7 +58,7 @@ from dscrm_bridge.suitecrm.v8client import V8Client
 from dscrm_bridge.sync.api_source import ApiReader, reconcile_deletes
 from dscrm_bridge.sync.engine import ProgressCallback, StopCheck, SyncResult, sync_once
 from dscrm_bridge.sync.lease import Lease, LeaseLostError, lease_holders, runner_id
-from dscrm_bridge.sync.sources import sources_for
+from dscrm_bridge.sync.sources import RecordSource, sources_for
 from dscrm_bridge.sync.writeback import WRITEBACK_SOURCE, write_back
 
 logger = logging.getLogger(__name__)
@@ -266,6 +266,8 @@ def run_once(
     holder = runner_id()
     outcomes = []
     for spec in job_specs(config):
+        if spec.kind is JobKind.RECONCILE and not _reconcile_due(service, spec):
+            continue
         with _leased(service, spec, holder) as lease:
             outcomes.append(
                 service.run_job(
@@ -277,6 +279,18 @@ def run_once(
                 )
             )
     return outcomes
+
+
+def _reconcile_due(service: SyncService, spec: JobSpec) -> bool:
+    """Whether the slowest module's last reconciliation is older than the interval."""
+    held = service.store.status()
+    interval = timedelta(seconds=service.config.sync.reconcile_interval_s)
+    now = utc_now()
+    for module in spec.modules:
+        done = held.get(MODULE_TABLES[module].name, {}).get("reconciled_at")
+        if done is None or now - done >= interval:
+            return True
+    return False
 
 
 @contextmanager
@@ -494,6 +508,8 @@ def status_report(config: Config) -> list[dict[str, Any]]:
     modules = list(config.sync.modules)
     report = []
     for source in sources_for(modules, security_groups=config.sync.security_groups):
+        if service.api and not isinstance(source, RecordSource):
+            continue  # the API source reads no link tables
         state = held.get(source.name, {})
         cursor: Keyset | None = state.get("cursor")
         report.append(
@@ -541,7 +557,7 @@ def status_report(config: Config) -> list[dict[str, Any]]:
 
 
 def _lag(service: SyncService, table: sa.Table, cursor: Keyset | None) -> float | None:
-    if cursor is None or (service.api and table.name not in _api_tables()):
+    if cursor is None:
         return None
     try:
         newest = service.reader.last_keyset(table)
@@ -551,10 +567,6 @@ def _lag(service: SyncService, table: sa.Table, cursor: Keyset | None) -> float 
     if newest is None:
         return None
     return max((newest.date_modified - cursor.date_modified).total_seconds(), 0.0)
-
-
-def _api_tables() -> set[str]:
-    return {table.name for table in MODULE_TABLES.values()}
 
 
 def _cursor_text(cursor: Keyset | None) -> str | None:

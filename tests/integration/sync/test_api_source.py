@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from dscrm_bridge.config import load_config
 from dscrm_bridge.feed import FeedStore, upgrade
 from dscrm_bridge.sandbox import RunningSandbox, running_sandbox
 from dscrm_bridge.suitecrm.v8client import V8Client
 from dscrm_bridge.sync import sync_once
 from dscrm_bridge.sync.api_source import ApiReader, reconcile_deletes
+from dscrm_bridge.sync.runner import run_once, status_report
 
 MODULES = ["Accounts", "Opportunities"]
 
@@ -94,3 +97,53 @@ def test_creates_updates_and_reconciled_deletes_each_once(
     ]
     assert deleted == {"Accounts": 1, "Opportunities": 0}
     assert again == {"Accounts": 0, "Opportunities": 0}
+
+
+def test_once_through_the_api_source_and_its_status(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    info = sandbox.info
+    path = tmp_path / "dscrm.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "suitecrm": {
+                    "url": sandbox.base_url,
+                    "client_id": info.password_client_id,
+                    "username": info.admin_user_name,
+                },
+                "bridge": {"database_url": f"sqlite:///{tmp_path / 'bridge.db'}"},
+                "sync": {"modules": MODULES, "ignore_api_user": False},
+            }
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(
+        path,
+        env={
+            "DSCRM_SUITECRM_CLIENT_SECRET": info.password_client_secret,
+            "DSCRM_SUITECRM_PASSWORD": info.admin_password,
+        },
+    )
+    first = run_once(config)
+    with V8Client(
+        sandbox.base_url,
+        client_id=info.password_client_id,
+        client_secret=info.password_client_secret,
+        username=info.admin_user_name,
+        password=info.admin_password,
+    ) as api:
+        account = api.create("Accounts", {"name": "北京大盛科技有限公司"})
+        second = run_once(config)
+        api.delete("Accounts", account.id)
+    # Reconciled moments ago: --once leaves the next reconciliation to its interval.
+    third = run_once(config)
+    report = {row["source"]: row for row in status_report(config)}
+
+    assert [o.job for o in first] == ["all", "reconcile"]
+    assert [o.job for o in second] == ["all"]
+    assert second[0].sync is not None and second[0].sync.by_action == {"create": 1}
+    assert [o.job for o in third] == ["all"]
+    assert set(report) == {"accounts", "opportunities"}
+    assert report["accounts"]["reconciled_at"] is not None
+    assert report["accounts"]["last_error"] is None

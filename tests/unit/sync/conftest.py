@@ -53,14 +53,18 @@ class SuiteCRMRows:
         )
 
 
-@pytest.fixture()
-def suitecrm(tmp_path: Path) -> Iterator[SuiteCRMRows]:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'suitecrm.db'}")
-    tables.metadata.create_all(engine)
-    rows = SuiteCRMRows(engine)
+def with_story_users(rows: SuiteCRMRows) -> SuiteCRMRows:
+    """The story's admin and 张三 (user1) in the users table."""
     rows.insert(tables.users, id=ADMIN_ID, user_name="admin", last_name="Administrator")
     rows.insert(
         tables.users, id=USER1_ID, user_name="user1", first_name="三", last_name="张"
     )
-    yield rows
+    return rows
+
+
+@pytest.fixture()
+def suitecrm(tmp_path: Path) -> Iterator[SuiteCRMRows]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'suitecrm.db'}")
+    tables.metadata.create_all(engine)
+    yield with_story_users(SuiteCRMRows(engine))
     engine.dispose()
