@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
+from dscrm_bridge.provisioning.yamlfile import parse_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +158,9 @@ def _load_dir(directory: Path, *, shipped: bool) -> list[Workflow]:
 
 
 def read_yaml_file(path: Path) -> Any:
-    """The YAML document in ``path``; unreadable or broken files are InputErrors."""
+    """The YAML document in ``path``; a repeated key or broken YAML names its line."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(
             _("Cannot read {path}: {reason}").format(
@@ -173,17 +173,8 @@ def read_yaml_file(path: Path) -> Any:
             _("{path} is not UTF-8 text; save it as UTF-8").format(path=path),
             path=str(path),
         ) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            _("{path}, line {line}: not valid YAML ({problem})").format(
-                path=path,
-                line=mark.line + 1 if mark else "?",
-                problem=getattr(exc, "problem", None) or exc,
-            ),
-            path=str(path),
-            line=mark.line + 1 if mark else None,
-        ) from exc
+    data, _lines = parse_yaml(text, str(path))
+    return data
 
 
 _VALIDATOR: list[jsonschema.protocols.Validator] = []

@@ -53,6 +53,8 @@ MATCH_KEYS = ("name", "phone", "email")
 HEADER_MAP_DIR = MAPPINGS_DIR / "import"
 DEFAULT_CONCURRENCY = 4
 ERROR_SUFFIX = ".errors.csv"
+# performance-notes.md: pages of 1000 records read about 4x faster than pages of 100.
+PREFETCH_PAGE_SIZE = 1000
 
 # Which fields a match key compares, per module (the first non-empty one counts).
 _MATCH_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -532,9 +534,13 @@ def _existing_records(
     if client is None:
         return {}
     wanted = set(_MATCH_FIELDS[module][match_key]) | set(columns.values())
-    wanted.discard(_ACCOUNT_FIELD)
+    if module in _RESOLVES_ACCOUNT:
+        wanted.discard(_ACCOUNT_FIELD)
     index: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-    for record in client.iter_records(module, fields=sorted(wanted)):
+    records = client.iter_records(
+        module, fields=sorted(wanted), page_size=PREFETCH_PAGE_SIZE
+    )
+    for record in records:
         key = match_value(module, match_key, record.attributes)
         if key:
             index.setdefault(key, []).append((record.id, record.attributes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -69,20 +70,17 @@ def test_workflow_list_shows_shipped_and_own_workflows(
     }
 
 
-def test_run_as_a_user_writes_as_that_user(crm: Crm, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
+def _run_as(crm: Crm, tmp_path: Path, password: str) -> Any:
+    arguments = ["workflow", "run", "客户建档", "-f", str(_input(tmp_path))]
+    return CliRunner().invoke(
         cli.root,
-        [
-            "workflow",
-            "run",
-            "客户建档",
-            "-f",
-            str(_input(tmp_path)),
-            "--as",
-            SALES_USER,
-        ],
-        env=_env(crm, DSCRM_WORKFLOWS_AS_PASSWORD=SALES_PASSWORD),
+        [*arguments, "--as", SALES_USER],
+        env=_env(crm, DSCRM_WORKFLOWS_AS_PASSWORD=password),
     )
+
+
+def test_run_as_a_user_writes_as_that_user(crm: Crm, tmp_path: Path) -> None:
+    result = _run_as(crm, tmp_path, SALES_PASSWORD)
 
     assert result.exit_code == 0, result.output
     assert f"已以 {SALES_USER} 身份登录" in result.output
@@ -97,19 +95,7 @@ def test_run_as_a_user_with_a_wrong_password_fails_without_writing(
     crm: Crm, tmp_path: Path
 ) -> None:
     wrong = "not-the-password-42"
-    result = CliRunner().invoke(
-        cli.root,
-        [
-            "workflow",
-            "run",
-            "客户建档",
-            "-f",
-            str(_input(tmp_path)),
-            "--as",
-            SALES_USER,
-        ],
-        env=_env(crm, DSCRM_WORKFLOWS_AS_PASSWORD=wrong),
-    )
+    result = _run_as(crm, tmp_path, wrong)
 
     assert result.exit_code != 0
     assert "错误" in result.output

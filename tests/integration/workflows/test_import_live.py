@@ -102,3 +102,63 @@ def test_contacts_are_linked_to_the_account_they_name(crm: Crm, tmp_path: Path) 
     assert (contact["last_name"], contact["salutation"]) == ("王", "Mr.")
     link = _live(crm.sandbox.engine, t.accounts_contacts)
     assert [row["contact_id"] for row in link] == [contact["id"]]
+
+
+def test_leads_import_writes_keys_and_a_second_import_changes_nothing(
+    crm: Crm, tmp_path: Path
+) -> None:
+    rows = [
+        ["姓", "名", "公司", "手机", "状态", "线索来源", "称谓"],
+        ["陈", "七", "杭州数澜科技", "137 0000 0001", "跟进中", "展会", "先生"],
+        ["周", "八", "苏州云帆", "137 0000 0002", "新增", "官网", "女士"],
+        ["吴", "九", "宁波港信", "137 0000 0003", "待定", "展会", ""],
+    ]
+    path = write_xlsx(tmp_path / "线索.xlsx", rows)
+
+    first = _import(crm, path, "Leads")
+    second = _import(crm, path, "Leads")
+
+    assert (first.created, [e.row for e in first.errors]) == (2, [4])
+    assert (second.created, second.updated, second.skipped) == (0, 0, 2)
+    leads = {row["last_name"]: row for row in _live(crm.sandbox.engine, t.leads)}
+    assert (leads["陈"]["status"], leads["陈"]["lead_source"]) == (
+        "In Process",
+        "Trade Show",
+    )
+    assert (leads["周"]["status"], leads["周"]["lead_source"]) == ("New", "Web Site")
+    assert leads["周"]["account_name"] == "苏州云帆"
+
+
+def test_opportunities_are_created_on_the_account_they_name(
+    crm: Crm, tmp_path: Path
+) -> None:
+    account = crm.admin.client.create("Accounts", {"name": "上海云启信息技术有限公司"})
+    rows = [
+        ["商机名称", "客户名称", "金额", "预计成交日期", "销售阶段", "类型"],
+        [
+            "云启 CRM 项目",
+            "上海云启信息技术有限公司",
+            "500,000",
+            "2027/3/31",
+            "方案报价",
+            "新业务",
+        ],
+        ["云启二期", "上海云启信息技术有限公司", "12万", "2027-06-30", "赢单", ""],
+    ]
+    path = write_csv(tmp_path / "商机.csv", rows, "utf-8")
+
+    summary = _import(crm, path, "Opportunities")
+
+    assert summary.created == 1
+    assert [(e.row, "12万" in e.reason) for e in summary.errors] == [(3, True)]
+    opportunity = _live(crm.sandbox.engine, t.opportunities)[0]
+    assert (opportunity["sales_stage"], opportunity["opportunity_type"]) == (
+        "Proposal/Price Quote",
+        "New Business",
+    )
+    assert float(opportunity["amount"]) == 500000
+    assert str(opportunity["date_closed"]) == "2027-03-31"
+    link = _live(crm.sandbox.engine, t.accounts_opportunities)
+    assert [(r["account_id"], r["opportunity_id"]) for r in link] == [
+        (account.id, opportunity["id"])
+    ]
