@@ -416,7 +416,7 @@ def _check_rows(
     """Rows that convert cleanly and are not repeats: (row, values, attrs, key)."""
     required = _REQUIRED[module]
     first_seen: dict[str, int] = {}
-    checked = []
+    checked: list[tuple[int, Mapping[str, Any], dict[str, Any], str]] = []
     for number, values in sheet.rows:
         known = {header: value for header, value in values.items() if header in columns}
         converted = convert_record(labels, module, known, tz=tz, columns=columns)

@@ -16,6 +16,7 @@ the user asked for before anything is written.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -239,20 +240,21 @@ def import_file(
     as a create); with credentials it also compares with the records in SuiteCRM.
     """
     settings = config.workflows
-    options = {
-        "module": module,
-        "labels": load_labels(),
-        "tz": zone(settings.timezone),
-        "mapping_path": mapping_path,
-        "match_key": match_key or settings.import_match_key,
-        "dry_run": dry_run,
-        "concurrency": settings.import_concurrency,
-        "start_progress": start_progress,
-    }
+    run = functools.partial(
+        import_sheet,
+        module=module,
+        labels=load_labels(),
+        tz=zone(settings.timezone),
+        mapping_path=mapping_path,
+        match_key=match_key or settings.import_match_key,
+        dry_run=dry_run,
+        concurrency=settings.import_concurrency,
+        start_progress=start_progress,
+    )
     if dry_run and not _can_sign_in(config, None):
-        return import_sheet(None, path, **options)
+        return run(None, path)
     with open_client(config) as session:
-        return import_sheet(session.client, path, owner_id=session.user_id, **options)
+        return run(session.client, path, owner_id=session.user_id)
 
 
 def summary_lines(summary: ImportSummary) -> list[str]:

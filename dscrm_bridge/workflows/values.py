@@ -134,6 +134,7 @@ def convert_value(
 
 def parse_local_datetime(raw: Any, *, tz: dt.tzinfo, label: str) -> dt.datetime:
     """A date and time typed in ``tz`` (or a datetime from a sheet) made aware."""
+    value: dt.datetime | None
     if isinstance(raw, dt.datetime):
         value = raw
     else:
