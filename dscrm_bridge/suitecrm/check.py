@@ -566,7 +566,7 @@ def _check_charset(conn: sa.Connection, present: set[str]) -> CheckResult:
             _("Text columns are utf8mb4: Chinese and emoji are kept"),
             details,
         )
-    examples = ", ".join(cols[0] for cols in others.values())
+    examples = ", ".join(_example_column(cols) for cols in others.values())
     narrow = [cs for cs in others if cs not in ("utf8", "utf8mb3")]
     if narrow:
         return CheckResult(
@@ -589,6 +589,15 @@ def _check_charset(conn: sa.Connection, present: set[str]) -> CheckResult:
         ).format(count=count, examples=examples),
         details,
     )
+
+
+def _example_column(columns: Sequence[str]) -> str:
+    """A column to name in a message: a text one (``accounts.name``) before an id."""
+    for suffix in (".name", ".description"):
+        for column in columns:
+            if column.endswith(suffix):
+                return column
+    return columns[0]
 
 
 def _check_indexes(

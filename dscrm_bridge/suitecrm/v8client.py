@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -91,6 +92,7 @@ _DB_FATAL = re.compile(
     re.IGNORECASE,
 )
 _COLUMN = re.compile(r"column (?:[`']?\w+[`']?\.)*[`']?(\w+)", re.IGNORECASE)
+_INCORRECT_STRING = re.compile(r"incorrect string value", re.IGNORECASE)
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Q13: SuiteCRM encodes only these four on output; "&" itself is left alone.
@@ -404,7 +406,8 @@ class V8Client:
             )
             record = self.get(module, record_id)
         else:
-            record = self._record(self._checked("POST", "/V8/module", reply))
+            with _explaining_text_failures(module, attributes):
+                record = self._record(self._checked("POST", "/V8/module", reply))
         return _verify_text(module, attributes, record)
 
     def create_document(
@@ -433,7 +436,8 @@ class V8Client:
             "id": record_id,
             "attributes": _wire_attributes(module, attributes),
         }
-        body = self._call("PATCH", "/V8/module", body={"data": data})
+        with _explaining_text_failures(module, attributes):
+            body = self._call("PATCH", "/V8/module", body={"data": data})
         return _verify_text(module, attributes, self._record(body))
 
     def delete(self, module: str, record_id: str) -> None:
@@ -1086,6 +1090,53 @@ def _wire_attributes(module: str, attributes: Mapping[str, Any]) -> dict[str, An
     return dict(_wire(attributes))
 
 
+@contextmanager
+def _explaining_text_failures(
+    module: str, attributes: Mapping[str, Any]
+) -> Iterator[None]:
+    """A failed write that carried 4-byte characters says which fields held them.
+
+    Server fact 2: a utf8mb3 database refuses emoji; SuiteCRM then answers only
+    "Database failure" (or the web server a bare 500), which alone would read as
+    a passing outage.  Repeating such a write cannot help, so it is not retriable.
+    """
+    try:
+        yield
+    except ApiError as exc:
+        fields = [
+            name
+            for name, value in attributes.items()
+            if isinstance(value, str) and _ASTRAL.search(value)
+        ]
+        if type(exc) is not ApiError or not fields or not _server_side(exc):
+            raise
+        if _INCORRECT_STRING.search(exc.detail or ""):
+            raise  # already names the column and the character set
+        raise ApiError(
+            _(
+                "SuiteCRM failed to store {module}: {fields} hold emoji or other "
+                "4-byte characters, which a database that is not utf8mb4 cannot "
+                "keep (see dscrm check); remove them or convert the database: "
+                "{detail}"
+            ).format(
+                module=module,
+                fields=", ".join(fields),
+                detail=exc.detail or _("no details given"),
+            ),
+            status=exc.status,
+            path=exc.path,
+            detail=exc.detail,
+        ) from exc
+
+
+def _server_side(exc: ApiError) -> bool:
+    """The server or its database failed (not a refusal of the request itself)."""
+    if exc.status is not None and exc.status >= 500:
+        return True
+    detail = exc.detail or ""
+    return bool(_DB_TRANSIENT.search(detail) or _DB_FATAL.search(detail))
+
+
 def _verify_text(module: str, sent: Mapping[str, Any], record: Record) -> Record:
     """``record`` after checking SuiteCRM kept the text that was sent.
 
@@ -1129,7 +1180,7 @@ def _sql_failure_message(detail: str) -> str:
     """What a raw SQL error from SuiteCRM (Q10) means for the user."""
     match = _COLUMN.search(detail)
     column = match.group(1) if match else "?"
-    if re.search(r"incorrect string value", detail, re.IGNORECASE):
+    if _INCORRECT_STRING.search(detail):
         return _(
             "SuiteCRM's database cannot store the text of {field}: it holds emoji or "
             "other 4-byte characters and the column is not utf8mb4 (see dscrm check)"

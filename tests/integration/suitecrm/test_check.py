@@ -112,6 +112,7 @@ def test_utf8mb3_database_is_a_warning_about_emoji(mysql_database: str) -> None:
     charset = next(r for r in report.results if r.key == "charset")
     assert charset.status is Status.WARN
     assert "utf8mb3" in charset.message and "表情符号" in charset.message
+    assert ".name" in charset.message  # a text column as the example, not an id
     assert charset.details["utf8mb3"] > 0 and "utf8mb4" not in charset.details
     assert report.ok is True  # Chinese still works: a warning, not a failure
 
@@ -160,9 +161,14 @@ def sqlite_sandbox(tmp_path: Path) -> Iterator[tuple[RunningSandbox, str]]:
         yield box, url
 
 
-def _env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, box: RunningSandbox, db_url: str
-) -> None:
+@pytest.fixture()
+def configured(
+    sqlite_sandbox: tuple[RunningSandbox, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> RunningSandbox:
+    """The environment of a configuration pointing at the SQLite sandbox."""
+    box, db_url = sqlite_sandbox
     info = box.info
     values = {
         "DSCRM_SUITECRM_URL": box.base_url,
@@ -176,16 +182,12 @@ def _env(
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
+    return box
 
 
 def test_cli_check_prints_one_chinese_line_per_check_and_exits_0(
-    sqlite_sandbox: tuple[RunningSandbox, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    configured: RunningSandbox,
 ) -> None:
-    box, db_url = sqlite_sandbox
-    _env(monkeypatch, tmp_path, box, db_url)
-
     result = CliRunner().invoke(cli.root, ["check"])
 
     lines = result.output.strip().splitlines()
@@ -193,17 +195,13 @@ def test_cli_check_prints_one_chinese_line_per_check_and_exits_0(
     assert len(lines) == 10  # nine checks and the verdict
     assert lines[0].startswith("[通过] SuiteCRM V8 API 可以访问")
     assert lines[-1] == "桥接所需的一切均已就绪。"
-    assert box.info.admin_password not in result.output
-    assert box.info.password_client_secret not in result.output
+    assert configured.info.admin_password not in result.output
+    assert configured.info.password_client_secret not in result.output
 
 
 def test_cli_check_json_reports_a_rejected_password_and_exits_1(
-    sqlite_sandbox: tuple[RunningSandbox, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    configured: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box, db_url = sqlite_sandbox
-    _env(monkeypatch, tmp_path, box, db_url)
     monkeypatch.setenv("DSCRM_SUITECRM_PASSWORD", "Wrong=Pass&'😀")
 
     result = CliRunner().invoke(cli.root, ["--lang", "en", "check", "--json"])

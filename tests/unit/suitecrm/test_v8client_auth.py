@@ -28,6 +28,17 @@ from .conftest import (
 ACCOUNT = "A4"
 
 
+def _cc_client(make_client: Callable[..., V8Client]) -> V8Client:
+    """A client of the recorded client_credentials client (transcript A8)."""
+    return make_client(
+        client_id="39283fb6-56b9-4945-93c7-03ea4a16c56a",
+        client_secret="bridge-cc-secret",
+        grant_type="client_credentials",
+        username=None,
+        password=None,
+    )
+
+
 def _bearer(call: Any) -> str:
     return call.request.headers["Authorization"]
 
@@ -97,13 +108,7 @@ def test_client_credentials_token_without_refresh_is_obtained_again(
     make_client: Callable[..., V8Client],
     clock: Clock,
 ) -> None:
-    client = make_client(
-        client_id="39283fb6-56b9-4945-93c7-03ea4a16c56a",
-        client_secret="bridge-cc-secret",
-        grant_type="client_credentials",
-        username=None,
-        password=None,
-    )
+    client = _cc_client(make_client)
     crm.token("cc-1", step="A8")
     crm.token("cc-2", step="A8")
     crm.replay("A9")
@@ -367,13 +372,7 @@ def test_identity_check_of_client_credentials_compares_a_given_name(
     crm: FakeCRM,
     make_client: Callable[..., V8Client],
 ) -> None:
-    client = make_client(
-        client_id="39283fb6-56b9-4945-93c7-03ea4a16c56a",
-        client_secret="bridge-cc-secret",
-        grant_type="client_credentials",
-        username=None,
-        password=None,
-    )
+    client = _cc_client(make_client)
     crm.token("cc-1", step="A8")
     crm.replay("A9")
     crm.replay("A9")

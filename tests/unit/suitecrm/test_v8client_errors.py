@@ -196,15 +196,16 @@ def _v8_error(detail: str, status: int = 400) -> dict[str, object]:
 DB_FAILURE = "Database failure. Please refer to suitecrm.log for details."
 
 
+def _fail_listing_once(crm: FakeCRM, detail: str) -> None:
+    crm.mock.add(
+        responses.GET, V8_URL + "/module/Accounts", json=_v8_error(detail), status=400
+    )
+
+
 def test_database_failure_in_a_400_is_retried_then_reported_as_retriable(
     crm: FakeCRM, client: V8Client, sleeps: list[float]
 ) -> None:
-    crm.mock.add(
-        responses.GET,
-        V8_URL + "/module/Accounts",
-        json=_v8_error(DB_FAILURE),
-        status=400,
-    )
+    _fail_listing_once(crm, DB_FAILURE)
 
     with pytest.raises(ApiError) as caught:
         client.list("Accounts")
@@ -219,12 +220,7 @@ def test_database_failure_in_a_400_is_retried_then_reported_as_retriable(
 def test_database_failure_that_clears_is_a_success(
     crm: FakeCRM, client: V8Client
 ) -> None:
-    crm.mock.add(
-        responses.GET,
-        V8_URL + "/module/Accounts",
-        json=_v8_error(DB_FAILURE),
-        status=400,
-    )
+    _fail_listing_once(crm, DB_FAILURE)
     crm.replay("E9", url=V8_URL + "/module/Accounts")
 
     page = client.list("Accounts")
@@ -290,3 +286,19 @@ def test_error_json_followed_by_text_keeps_the_json_detail(
         client.list("NoSuchModule")
 
     assert caught.value.detail == "Module NoSuchModule does not exist"
+
+
+def test_database_failure_of_a_write_with_emoji_names_the_fields(
+    crm: FakeCRM, client: V8Client
+) -> None:
+    # Server fact 2 on a strict utf8mb3 server: SuiteCRM only says it failed.
+    crm.mock.add(
+        responses.POST, V8_URL + "/module", json=_v8_error(DB_FAILURE), status=400
+    )
+
+    with pytest.raises(ApiError) as caught:
+        client.create("Accounts", {"name": "大盛 😀", "industry": "Technology"})
+
+    assert "name" in str(caught.value) and "industry" not in str(caught.value)
+    assert "utf8mb4" in str(caught.value) and caught.value.retriable is False
+    assert caught.value.detail == DB_FAILURE
