@@ -174,12 +174,14 @@ def run_workflow(
     for number, step in enumerate(workflow.steps, start=1):
         try:
             detail = runner.run(step)
-        except BridgeError as exc:
+        except Exception as exc:
             line = _("[{number}/{total}] {title}: failed").format(
                 number=number, total=total, title=step.title
             )
             report(line)
             undone, left = runner.undo(report)
+            if not isinstance(exc, BridgeError):
+                raise  # a bug or a broken file: undone, shown with its traceback
             raise StepFailedError(
                 _failure_message(number, step, exc, undone, left),
                 step=step.id,

@@ -172,6 +172,9 @@ def _read_labels(directory: Path) -> Labels:
 
 
 def _read_yaml(path: Path) -> Mapping[str, Any]:
+    # Plain safe_load, not the line-aware reader of workflow files: fields.yaml
+    # merges its shared field groups with YAML merge keys (<<), which that reader
+    # does not construct.
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
