@@ -1048,7 +1048,7 @@ def _is_v8_answer(reply: _Reply) -> bool:
     if not isinstance(reply.body, Mapping):
         return False
     if reply.status == 401:
-        return "error" in reply.body or "message" in reply.body
+        return "error" in reply.body  # league/oauth2, not a proxy's own 401
     return reply.status == 200 and "data" in reply.body
 
 

@@ -109,3 +109,29 @@ def test_no_api_under_any_prefix_is_an_error_naming_the_url(
     assert BASE_URL in str(caught.value) and "/legacy/Api" in str(caught.value)
     assert "api_prefix" in str(caught.value)
     assert len(crm.mock.calls) == 2  # no token was asked for
+
+
+def test_configured_prefix_is_verified_once_when_asked(
+    crm: FakeCRM, make_client: Callable[..., V8Client]
+) -> None:
+    _serve_suitecrm8(crm)
+    wrong = make_client(api_prefix="/Api")
+    right = make_client(api_prefix="/legacy/Api")
+
+    with pytest.raises(ApiError) as caught:
+        wrong.reachable_prefix()
+    assert right.reachable_prefix() == "/legacy/Api"
+    assert right.reachable_prefix() == "/legacy/Api"
+
+    assert "api_prefix" in str(caught.value) and caught.value.status == 200
+    probes = [c.request.url for c in crm.mock.calls]
+    assert probes == [PROBE_7, PROBE_8]
+
+
+def test_a_proxy_asking_for_its_own_login_is_not_taken_for_the_api(
+    crm: FakeCRM, make_client: Callable[..., V8Client]
+) -> None:
+    crm.mock.add(responses.GET, PROBE_7, json={"message": "Unauthorized"}, status=401)
+    crm.mock.add(responses.GET, PROBE_8, body=_v8_refusal(crm), status=401)
+
+    assert make_client(api_prefix="auto").api_prefix == "/legacy/Api"
