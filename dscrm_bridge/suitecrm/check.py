@@ -131,17 +131,7 @@ def check_config(config: Config) -> CheckReport:
     scanned = [source.table.name for source in sources_for(config.sync.modules)]
 
     def make_client() -> V8Client:
-        return V8Client(
-            crm.url,
-            client_id=crm.client_id,
-            client_secret=crm.client_secret.reveal(),
-            grant_type=crm.grant_type,
-            username=crm.username if crm.grant_type == "password" else None,
-            password=crm.password.reveal() or None,
-            api_prefix=crm.api_prefix,
-            timeout_s=crm.timeout_s,
-            verify_tls=crm.verify_tls,
-        )
+        return V8Client.from_settings(crm)
 
     return run_checks(
         make_client, database_url=crm.sql_url() or None, scanned_tables=scanned

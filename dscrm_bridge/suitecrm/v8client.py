@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -55,6 +55,9 @@ from dscrm_bridge.suitecrm.oauth import (
     make_credentials,
 )
 from dscrm_bridge.suitecrm.redact import Redactor
+
+if TYPE_CHECKING:
+    from dscrm_bridge.config import SuiteCRMConfig
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +244,27 @@ class V8Client:
             post=self._post_token,
             clock=clock,
             on_token=self._remember_secrets,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: SuiteCRMConfig, **options: Any) -> V8Client:
+        """A client of the configured SuiteCRM (``suitecrm.*``, secrets from env).
+
+        The password grant signs in as ``suitecrm.username``; client_credentials
+        needs neither user nor password.  ``options`` are passed on (retries ...).
+        """
+        password_grant = settings.grant_type == "password"
+        return cls(
+            settings.url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret.reveal(),
+            grant_type=settings.grant_type,
+            username=settings.username if password_grant else None,
+            password=settings.password.reveal() if password_grant else None,
+            api_prefix=settings.api_prefix,
+            timeout_s=settings.timeout_s,
+            verify_tls=settings.verify_tls,
+            **options,
         )
 
     def __repr__(self) -> str:

@@ -380,3 +380,25 @@ def test_identity_check_of_client_credentials_compares_a_given_name(
     assert client.verify_identity().attributes["user_name"] == "admin"
     with pytest.raises(IdentityError):
         client.verify_identity("user1")
+
+
+def test_client_from_settings_signs_in_with_the_configured_grant(
+    crm: FakeCRM,
+) -> None:
+    from dscrm_bridge.config import load_config
+
+    settings = load_config(
+        env={
+            "DSCRM_SUITECRM_URL": BASE_URL,
+            "DSCRM_SUITECRM_API_PREFIX": "/Api",
+            "DSCRM_SUITECRM_GRANT_TYPE": "client_credentials",
+            "DSCRM_SUITECRM_CLIENT_ID": "39283fb6-56b9-4945-93c7-03ea4a16c56a",
+            "DSCRM_SUITECRM_CLIENT_SECRET": "bridge-cc-secret",
+            "DSCRM_SUITECRM_PASSWORD": "not-sent",
+        }
+    ).suitecrm
+    crm.token("cc-1", step="A8")
+
+    V8Client.from_settings(settings).sign_in()
+
+    assert sent_json(token_calls(crm.mock)[0]) == crm.transcript("A8")["request_body"]
