@@ -133,6 +133,10 @@ def render_explanation(explanation: Explanation) -> list[str]:
     lines.append(_("Roles given directly: {roles}").format(roles=direct))
     via = ", ".join(f"{r} ({g})" for g, r in explanation.group_roles) or "-"
     lines.append(_("Roles through security groups: {roles}").format(roles=via))
+    if not explanation.direct_roles and not explanation.group_roles:
+        lines.append(
+            _("The user has no role: every module has SuiteCRM's defaults (All).")
+        )
     if explanation.direct_roles and explanation.group_roles:
         lines.append(
             _(

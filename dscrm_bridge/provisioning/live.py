@@ -203,30 +203,35 @@ def _read_users(conn: sa.Connection) -> list[LiveUser]:
 
 
 def _read_links(conn: sa.Connection, live: LiveState) -> None:
-    group_names = {g.id: g.name for g in live.groups.values()}
-    role_names = {r.id: r.name for r in live.roles.values()}
-    user_names = {u.id: u.user_name for u in live.users.values()}
-    sar = t.securitygroups_acl_roles
-    for row in conn.execute(
-        sa.select(sar.c.securitygroup_id, sar.c.role_id).where(sar.c.deleted == 0)
-    ):
-        group = group_names.get(str(row.securitygroup_id))
-        role = role_names.get(str(row.role_id))
-        if group is not None and role is not None:
-            live.group_roles.add((group, role))
-    sgu = t.securitygroups_users
-    for row in conn.execute(
-        sa.select(sgu.c.securitygroup_id, sgu.c.user_id).where(sgu.c.deleted == 0)
-    ):
-        group = group_names.get(str(row.securitygroup_id))
-        user = user_names.get(str(row.user_id))
-        if group is not None and user is not None:
-            live.group_users.add((group, user))
-    aru = t.acl_roles_users
-    for row in conn.execute(
-        sa.select(aru.c.user_id, aru.c.role_id).where(aru.c.deleted == 0)
-    ):
-        user = user_names.get(str(row.user_id))
-        role = role_names.get(str(row.role_id))
-        if user is not None and role is not None:
-            live.user_roles.add((user, role))
+    groups = {g.id: g.name for g in live.groups.values()}
+    roles = {r.id: r.name for r in live.roles.values()}
+    users = {u.id: u.user_name for u in live.users.values()}
+    sar, sgu, aru = (
+        t.securitygroups_acl_roles,
+        t.securitygroups_users,
+        t.acl_roles_users,
+    )
+    live.group_roles = _pairs(
+        conn, sar.c.securitygroup_id, groups, sar.c.role_id, roles
+    )
+    live.group_users = _pairs(
+        conn, sgu.c.securitygroup_id, groups, sgu.c.user_id, users
+    )
+    live.user_roles = _pairs(conn, aru.c.user_id, users, aru.c.role_id, roles)
+
+
+def _pairs(
+    conn: sa.Connection,
+    first: sa.Column[str],
+    first_names: Mapping[str, str],
+    second: sa.Column[str],
+    second_names: Mapping[str, str],
+) -> set[tuple[str, str]]:
+    """Live rows of a join table as (name, name), for live objects on both sides."""
+    table = first.table
+    rows = conn.execute(sa.select(first, second).where(table.c.deleted == 0))
+    return {
+        (first_names[str(a)], second_names[str(b)])
+        for a, b in rows
+        if str(a) in first_names and str(b) in second_names
+    }

@@ -20,7 +20,7 @@ from typing import Any
 
 from dscrm_bridge.errors import InputError
 from dscrm_bridge.i18n import _, current_language
-from dscrm_bridge.provisioning.live import LiveRole, LiveState, LiveUser
+from dscrm_bridge.provisioning.live import LiveGroup, LiveRole, LiveState, LiveUser
 from dscrm_bridge.provisioning.model import (
     ACTION_LABELS_ZH,
     CANONICAL_WORDS,
@@ -248,58 +248,35 @@ def _group_changes(spec: RolesSpec, live: LiveState) -> list[Change]:
     changes = []
     for name, group in sorted(spec.groups.items()):
         current = live.groups.get(name)
-        if current is None:
-            changes.append(
-                Change(
-                    Op.CREATE,
-                    Kind.GROUP,
-                    name,
-                    after={"description": group.description or ""},
-                )
-            )
-        elif group.description not in (None, current.description):
-            changes.append(
-                Change(
-                    Op.UPDATE,
-                    Kind.GROUP,
-                    name,
-                    before={"description": current.description},
-                    after={"description": group.description},
-                )
-            )
+        changes += _described(Kind.GROUP, name, group.description, current)
     return changes
+
+
+def _described(
+    kind: Kind, name: str, wanted: str | None, current: LiveGroup | LiveRole | None
+) -> list[Change]:
+    """Create the object, or change its description when the file sets another."""
+    if current is None:
+        return [Change(Op.CREATE, kind, name, after={"description": wanted or ""})]
+    if wanted is None or wanted == current.description:
+        return []
+    before = {"description": current.description}
+    return [Change(Op.UPDATE, kind, name, before=before, after={"description": wanted})]
 
 
 def _role_changes(spec: RolesSpec, live: LiveState) -> list[Change]:
     changes: list[Change] = []
     for name, role in sorted(spec.roles.items()):
         current = live.roles.get(name)
+        changes += _described(Kind.ROLE, name, role.description, current)
         if current is None:
-            changes.append(
-                Change(
-                    Op.CREATE,
-                    Kind.ROLE,
-                    name,
-                    after={"description": role.description or ""},
-                )
-            )
             changes += [
                 Change(Op.CREATE, Kind.CELL, name, _cell_key(cell), after=level)
                 for cell, level in sorted(role.cells.items())
                 if level != ACL_ALLOW_DEFAULT
             ]
-            continue
-        if role.description not in (None, current.description):
-            changes.append(
-                Change(
-                    Op.UPDATE,
-                    Kind.ROLE,
-                    name,
-                    before={"description": current.description},
-                    after={"description": role.description},
-                )
-            )
-        changes += _cell_changes(role, current, live)
+        else:
+            changes += _cell_changes(role, current, live)
     return changes
 
 

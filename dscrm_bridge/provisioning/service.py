@@ -86,9 +86,15 @@ def explain_roles(
         return explain_user(conn, user_name, module)
 
 
+# From the widest rights to the narrowest, as `dscrm roles presets` lists them.
+PRESET_ORDER = ("销售总监", "销售经理", "销售代表", "售前", "客服", "财务", "只读")
+
+
 def list_presets() -> list[RoleSpec]:
-    """The shipped presets, by name."""
-    return [presets()[name] for name in sorted(presets())]
+    """The shipped presets, widest rights first."""
+    rank = {name: index for index, name in enumerate(PRESET_ORDER)}
+    names = sorted(presets(), key=lambda name: (rank.get(name, len(rank)), name))
+    return [presets()[name] for name in names]
 
 
 def preset_text(name: str) -> str:

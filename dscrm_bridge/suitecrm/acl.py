@@ -6,6 +6,7 @@ answers for a user, a module (ACL category) and an action:
     effective_access(conn, user_id, module, action) -> AccessDecision
     user_access(conn, user_id, *, modules=None) -> UserAccess   (every cell at once)
     visible_clause(conn, user_id, module, table) -> WHERE clause | None
+    access_clause(access, module, table, *, action="view")  (same, from a UserAccess)
     can_view(conn, user_id, module, record_id) -> bool
 
 How SuiteCRM combines roles (acl-notes section 3; decided in
@@ -377,15 +378,22 @@ def visible_clause(
     per-record action (``edit``, ``delete``, ``list``).
     """
     access = user_access(conn, user_id, modules=[module], settings=settings)
+    return access_clause(access, module, table, action=action)
+
+
+def access_clause(
+    access: UserAccess, module: str, table: sa.Table, *, action: str = "view"
+) -> sa.ColumnElement[bool] | None:
+    """:func:`visible_clause` from an already loaded :class:`UserAccess`."""
     decision = access.decide(module, action)
     if decision.scope is Scope.ALL:
         return None
     if decision.scope is Scope.OWNER:
-        return _owner_clause(table, user_id)
+        return _owner_clause(table, access.user_id)
     if decision.scope is Scope.GROUP:
         # hasAccess: an owner passes a Group check too.
         return sa.or_(
-            _owner_clause(table, user_id), _group_clause(table, module, access)
+            _owner_clause(table, access.user_id), _group_clause(table, module, access)
         )
     return sa.false()
 

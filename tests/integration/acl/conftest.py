@@ -13,6 +13,18 @@ from dscrm_bridge.suitecrm import acl
 from dscrm_bridge.suitecrm import tables as t
 
 MODULES = ("Accounts", "Contacts", "Opportunities", "SecurityGroups")
+TABLES = [
+    t.users,
+    t.acl_actions,
+    t.acl_roles,
+    t.acl_roles_actions,
+    t.acl_roles_users,
+    t.securitygroups,
+    t.securitygroups_users,
+    t.securitygroups_acl_roles,
+    t.securitygroups_records,
+    t.accounts,
+]
 NOW = dt.datetime(2026, 12, 4, 15, 26, 29)
 
 
@@ -160,7 +172,7 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engine]:  # 
     else:
         url = request.getfixturevalue("mysql_database")
     engine = sa.create_engine(url)
-    t.metadata.create_all(engine)
+    t.metadata.create_all(engine, tables=TABLES)
     yield engine
     engine.dispose()
 

@@ -1,4 +1,4 @@
-"""Export round trip, and a failure in the middle of an apply leaving SuiteCRM as it was."""
+"""Export round trip; a failure in the middle of an apply leaves SuiteCRM as it was."""
 
 from __future__ import annotations
 
@@ -23,9 +23,14 @@ groups:
   - {name: 销售, description: 销售部, roles: [售前]}
   - {name: 旧组, roles: [只读]}
 roles:
-  - {name: 临时, modules: {Accounts: [enabled, owner, owner, owner, none, none, none, none]}}
+  - name: 临时
+    modules: {Accounts: [enabled, owner, owner, owner, none, none, none, none]}
 users:
-  - {user_name: user1, full_name: 张三, title: 售前工程师, groups: [销售], roles: [临时]}
+  - user_name: user1
+    full_name: 张三
+    title: 售前工程师
+    groups: [销售]
+    roles: [临时]
   - {user_name: leaver, full_name: 离职者, groups: [旧组]}
 """
 
@@ -67,8 +72,7 @@ class FailingClient:
             self.writes += 1
             if self.writes == self._fail_at:
                 raise ApiError(
-                    "SuiteCRM answered POST /V8/module with HTTP 400: "
-                    "Database failure",
+                    "SuiteCRM answered POST /V8/module with HTTP 400: Database failure",
                     status=400,
                 )
             return attribute(*args, **kwargs)
