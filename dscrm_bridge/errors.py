@@ -7,6 +7,7 @@
     |   +-- TransportError      no answer: connection refused, timeout, TLS
     |   +-- ApiError            SuiteCRM answered with an error (status, detail)
     |       +-- AuthError       a credential was rejected or a token is unusable
+    |       |   +-- IdentityError   the token acts as another user than the one named
     |       +-- AccessDeniedError   the acting user may not do this
     |       +-- NotFoundError   no such module, record or link
     +-- DatabaseError           a SQL statement against SuiteCRM or the bridge failed
@@ -109,6 +110,15 @@ class AuthError(ApiError):
     ) -> None:
         super().__init__(message, status=status, path=path, detail=detail)
         self.credential = credential
+
+
+class IdentityError(AuthError):
+    """The token acts as another SuiteCRM user than the one named (Q3, F35)."""
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message, credential="user name", path="/V8/current-user")
+        self.expected = expected
+        self.actual = actual
 
 
 class AccessDeniedError(ApiError):

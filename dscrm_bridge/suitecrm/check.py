@@ -22,11 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from dscrm_bridge.config import Config
-from dscrm_bridge.errors import BridgeError
+from dscrm_bridge.errors import BridgeError, IdentityError
 from dscrm_bridge.i18n import N_, _
 from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.gateway import mask_url, open_engine
-from dscrm_bridge.suitecrm.oauth import IdentityError
 from dscrm_bridge.suitecrm.v8client import V8Client
 
 logger = logging.getLogger(__name__)

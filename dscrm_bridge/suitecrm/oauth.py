@@ -24,19 +24,6 @@ logger = logging.getLogger(__name__)
 EXPIRY_MARGIN_S = 60.0
 
 
-class IdentityError(AuthError):
-    """The token acts as another SuiteCRM user than the one named (Q3, F35).
-
-    NOTE: kept here until :mod:`dscrm_bridge.errors` carries it; it is an
-    :class:`AuthError` so that callers catching that see it too.
-    """
-
-    def __init__(self, message: str, *, expected: str, actual: str) -> None:
-        super().__init__(message, credential="user name", path="/V8/current-user")
-        self.expected = expected
-        self.actual = actual
-
-
 class Grant(enum.StrEnum):
     """The OAuth2 grants SuiteCRM's V8 API issues tokens for."""
 

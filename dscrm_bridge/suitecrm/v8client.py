@@ -42,13 +42,13 @@ from dscrm_bridge.errors import (
     AccessDeniedError,
     ApiError,
     AuthError,
+    IdentityError,
     InputError,
     NotFoundError,
     TransportError,
 )
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm.oauth import (
-    IdentityError,
     Token,
     TokenKeeper,
     TokenReply,

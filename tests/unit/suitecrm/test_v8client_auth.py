@@ -10,8 +10,8 @@ import pytest
 import responses
 
 from dscrm_bridge import i18n
-from dscrm_bridge.errors import ApiError, AuthError, ConfigError
-from dscrm_bridge.suitecrm.oauth import EXPIRY_MARGIN_S, IdentityError
+from dscrm_bridge.errors import ApiError, AuthError, ConfigError, IdentityError
+from dscrm_bridge.suitecrm.oauth import EXPIRY_MARGIN_S
 from dscrm_bridge.suitecrm.v8client import V8Client
 
 from .conftest import (
