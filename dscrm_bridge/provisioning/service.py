@@ -126,20 +126,8 @@ def database_of(config: Config) -> str:
 
 
 def client_of(config: Config) -> V8Client:
-    """The V8 client for an administrator, from ``suitecrm.*``."""
-    # make_credentials (in V8Client) reports missing credentials as a ConfigError.
-    crm = config.suitecrm
-    return V8Client(
-        crm.url,
-        client_id=crm.client_id,
-        client_secret=crm.client_secret.reveal(),
-        grant_type=crm.grant_type,
-        username=crm.username if crm.grant_type == "password" else None,
-        password=crm.password.reveal() if crm.grant_type == "password" else None,
-        api_prefix=crm.api_prefix,
-        timeout_s=crm.timeout_s,
-        verify_tls=crm.verify_tls,
-    )
+    """The V8 client of the configured administrator (``suitecrm.*``)."""
+    return V8Client.from_settings(config.suitecrm)
 
 
 def plan_with_config(

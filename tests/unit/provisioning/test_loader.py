@@ -299,3 +299,13 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "有 3 个问题，未做任何更改" in message  # zh_CN is the default language
     assert [f"{path}:{n}:" in message for n in (4, 5, 8)] == [True, True, True]
+
+
+def test_the_readme_example_loads() -> None:
+    # The full example of the README's roles section, kept here verbatim.
+    spec = load_roles_file(Path(__file__).with_name("readme_example.yaml"))
+
+    assert set(spec.groups) == {"销售", "管理层", "财务部"}
+    assert spec.roles["售前"].level("Accounts", "export") == -99
+    assert spec.roles["市场专员"].level("Campaigns", "massupdate") == -99
+    assert spec.users["lisi"].roles == {"市场专员"}
