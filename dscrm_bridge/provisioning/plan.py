@@ -164,6 +164,7 @@ def make_plan(
         if name in protected or live.users[name].id == ADMIN_USER_ID
     )
     removed_users -= set(kept)
+    _check_lockout(spec, protected)
 
     changes: list[Change] = []
     changes += _group_changes(spec, live)
@@ -214,6 +215,23 @@ def _passwords(spec: RolesSpec, env: Mapping[str, str]) -> dict[str, str]:
             path=spec.path,
         )
     return found
+
+
+def _check_lockout(spec: RolesSpec, protected: set[str]) -> None:
+    """Refuse to take admin rights or activity from the user the bridge acts as."""
+    for name in sorted(protected & set(spec.users)):
+        user = spec.users[name]
+        if user.is_admin is False or user.status == "Inactive":
+            raise InputError(
+                _(
+                    "{path}:{line}: user {user} is the user the bridge signs in as; "
+                    "taking its admin rights or deactivating it would stop the "
+                    "apply half-way. Change it in SuiteCRM or sign in as another "
+                    "administrator."
+                ).format(path=spec.path, line=user.line, user=name),
+                path=spec.path,
+                line=user.line,
+            )
 
 
 def _check_modules(spec: RolesSpec, live: LiveState) -> None:

@@ -219,3 +219,13 @@ def test_findings_name_admins_ungrouped_users_and_import_grants(tmp_path: Path) 
     assert (FindingKind.NO_GROUP, "user1", ()) not in found
     assert (FindingKind.IMPORT, "导入员", ("Accounts",)) in found
     assert not any(f.kind is FindingKind.MASSUPDATE for f in plan.findings)
+
+
+def test_the_bridge_user_cannot_be_demoted_by_the_file(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "users: [{user_name: bridge, admin: false}]")
+    live = _live(users={"bridge": _user("bridge", admin=True)})
+
+    with pytest.raises(InputError) as caught:
+        make_plan(spec, live, protected_users=["bridge"])
+
+    assert caught.value.line == 1
