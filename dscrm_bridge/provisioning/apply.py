@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -98,6 +98,10 @@ def apply_plan(
         _fail(plan, run, exc)
     except sa.exc.SQLAlchemyError as exc:
         _fail(plan, run, database_error(engine, exc))
+    except Exception:
+        # Not an error of SuiteCRM's making (a bug): still leave SuiteCRM as it was.
+        run.undo()
+        raise
     logger.info("applied %d changes of %s", len(plan.changes), plan.spec.path)
     return ApplyResult(
         plan=plan,
@@ -106,7 +110,7 @@ def apply_plan(
     )
 
 
-def _fail(plan: Plan, run: _Run, exc: BridgeError) -> None:
+def _fail(plan: Plan, run: _Run, exc: BridgeError) -> NoReturn:
     failed = run.undo()
     step = run.current or "-"
     if failed:
@@ -180,8 +184,6 @@ class _Run:
         record_id = str(uuid.uuid4())
         if change.kind is Kind.USER:
             attributes = self._new_user(change.name)
-        elif change.kind is Kind.GROUP:
-            attributes = {"name": change.name, **change.after}
         else:
             attributes = {"name": change.name, **change.after}
         self.client.create(module, attributes, record_id=record_id)
