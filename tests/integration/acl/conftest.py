@@ -56,74 +56,40 @@ class World:
         with self.engine.begin() as conn:
             conn.execute(table.insert(), rows)
 
+    def _row(self, table: sa.Table, **values: object) -> str:
+        """Insert one live row with a fresh id; return the id."""
+        row_id = str(uuid.uuid4())
+        self._insert(table, [{"id": row_id, "deleted": 0, **values}])
+        return row_id
+
     def user(self, name: str, *, admin: bool = False) -> str:
-        user_id = str(uuid.uuid4())
-        self._insert(
-            t.users,
-            [dict(id=user_id, user_name=name, is_admin=int(admin), deleted=0)],
-        )
-        return user_id
+        return self._row(t.users, user_name=name, is_admin=int(admin))
 
     def role(self, name: str, cells: dict[tuple[str, str], int | None]) -> str:
-        role_id = str(uuid.uuid4())
-        self._insert(t.acl_roles, [dict(id=role_id, name=name, deleted=0)])
-        rows = [
-            dict(
-                id=str(uuid.uuid4()),
+        role_id = self._row(t.acl_roles, name=name)
+        for key, level in cells.items():
+            self._row(
+                t.acl_roles_actions,
                 role_id=role_id,
                 action_id=self.action_ids[key],
                 access_override=level,
                 date_modified=NOW,
-                deleted=0,
             )
-            for key, level in cells.items()
-        ]
-        if rows:
-            self._insert(t.acl_roles_actions, rows)
         return role_id
 
     def group(self, name: str, *, roles: tuple[str, ...] = ()) -> str:
-        group_id = str(uuid.uuid4())
-        self._insert(t.securitygroups, [dict(id=group_id, name=name, deleted=0)])
+        group_id = self._row(t.securitygroups, name=name)
         for role_id in roles:
-            self._insert(
-                t.securitygroups_acl_roles,
-                [
-                    dict(
-                        id=str(uuid.uuid4()),
-                        securitygroup_id=group_id,
-                        role_id=role_id,
-                        deleted=0,
-                    )
-                ],
+            self._row(
+                t.securitygroups_acl_roles, securitygroup_id=group_id, role_id=role_id
             )
         return group_id
 
     def join(self, user_id: str, group_id: str) -> None:
-        self._insert(
-            t.securitygroups_users,
-            [
-                dict(
-                    id=str(uuid.uuid4()),
-                    securitygroup_id=group_id,
-                    user_id=user_id,
-                    deleted=0,
-                )
-            ],
-        )
+        self._row(t.securitygroups_users, securitygroup_id=group_id, user_id=user_id)
 
     def assign(self, user_id: str, role_id: str, *, deleted: int = 0) -> None:
-        self._insert(
-            t.acl_roles_users,
-            [
-                dict(
-                    id=str(uuid.uuid4()),
-                    role_id=role_id,
-                    user_id=user_id,
-                    deleted=deleted,
-                )
-            ],
-        )
+        self._row(t.acl_roles_users, role_id=role_id, user_id=user_id, deleted=deleted)
 
     def account(
         self,
@@ -133,31 +99,15 @@ class World:
         created_by: str | None = None,
         groups: tuple[str, ...] = (),
     ) -> str:
-        record_id = str(uuid.uuid4())
-        self._insert(
-            t.accounts,
-            [
-                dict(
-                    id=record_id,
-                    name=name,
-                    assigned_user_id=assigned,
-                    created_by=created_by,
-                    deleted=0,
-                )
-            ],
+        record_id = self._row(
+            t.accounts, name=name, assigned_user_id=assigned, created_by=created_by
         )
         for group_id in groups:
-            self._insert(
+            self._row(
                 t.securitygroups_records,
-                [
-                    dict(
-                        id=str(uuid.uuid4()),
-                        securitygroup_id=group_id,
-                        record_id=record_id,
-                        module="Accounts",
-                        deleted=0,
-                    )
-                ],
+                securitygroup_id=group_id,
+                record_id=record_id,
+                module="Accounts",
             )
         return record_id
 
