@@ -340,6 +340,20 @@ class _Renewer(threading.Thread):
 Report = Callable[[JobOutcome], None]
 
 
+class _BusyJobFilter(logging.Filter):
+    """Drops APScheduler's warning that a run was skipped while one is busy.
+
+    With ``max_instances=1`` that is the design, not a problem: the busy run
+    catches up by its cursor.  Shown every interval it would drown real warnings.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
+_BUSY_FILTER = _BusyJobFilter()
+
+
 def run_forever(
     config: Config,
     *,
@@ -353,6 +367,7 @@ def run_forever(
     service = SyncService(config, client=client)
     stop = stop or threading.Event()
     runner = _Runner(service, holder or runner_id(), stop, report)
+    logging.getLogger("apscheduler.scheduler").addFilter(_BUSY_FILTER)
     if handle_signals and threading.current_thread() is threading.main_thread():
         _stop_on_signals(stop)
     runner.start()

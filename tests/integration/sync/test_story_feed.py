@@ -7,6 +7,7 @@ checked against the story as told (张三 creates, links; admin's records).
 from __future__ import annotations
 
 import gzip
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from dscrm_bridge.feed import FeedAction, FeedChange, FeedStore, upgrade
 from dscrm_bridge.sync import sync_once
-from tests.conftest import load_sql_dump
+from tests.conftest import _mysql_connect, _mysql_url, load_sql_dump
 
 pytestmark = pytest.mark.mysql
 
@@ -51,13 +52,25 @@ LINKS = [
 ]
 
 
-@pytest.fixture()
-def story_db(reference_dir: Path, mysql_database: str) -> Iterator[sa.Engine]:
-    dump = gzip.decompress((reference_dir / "story-db.sql.gz").read_bytes())
-    load_sql_dump(mysql_database, dump.decode("utf-8"))
-    engine = sa.create_engine(mysql_database)
-    yield engine
-    engine.dispose()
+@pytest.fixture(scope="module")
+def story_db(reference_dir: Path, mysql_server: None) -> Iterator[sa.Engine]:
+    # Loaded once per module: every test here only reads SuiteCRM's side.
+    name = "dscrm_test_" + uuid.uuid4().hex[:12]
+    admin = _mysql_connect()
+    with admin.cursor() as cur:
+        cur.execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+        )
+    try:
+        dump = gzip.decompress((reference_dir / "story-db.sql.gz").read_bytes())
+        load_sql_dump(_mysql_url(name), dump.decode("utf-8"))
+        engine = sa.create_engine(_mysql_url(name))
+        yield engine
+        engine.dispose()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
