@@ -13,10 +13,11 @@ here, once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -241,7 +242,7 @@ class SuiteCRMGateway:
         return rows
 
 
-def record_name(module: str, row: RowMapping) -> str:
+def record_name(module: str, row: Mapping[Any, Any]) -> str:
     """A record's name as SuiteCRM stores it (people composed from their parts)."""
     if module in ("Contacts", "Leads", "Users"):
         composed = compose_person_name(row.get("first_name"), row.get("last_name"))

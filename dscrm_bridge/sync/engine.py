@@ -253,9 +253,10 @@ def _sync_source(run: _Run, source: Source) -> None:
 
     backfill = _backfill_for(run, source) if run.since is not None else None
     if backfill is not None:
-        floor: Keyset | None = Keyset(backfill.since, "")
-        position = backfill.position or floor
-        _lower_floor(run, source, floor)
+        start = Keyset(backfill.since, "")
+        floor: Keyset | None = start
+        position: Keyset | None = backfill.position or start
+        _lower_floor(run, source, start)
     else:
         floor = run.floors.get(source.name)
         overlap = run.overlap + timedelta(seconds=source.extra_overlap_s)
@@ -270,7 +271,7 @@ def _sync_source(run: _Run, source: Source) -> None:
             break
         position = Keyset(rows[-1]["date_modified"], rows[-1]["id"])
         cursor = _later(cursor, position)
-        changes, snapshots = _changes_of(run, source, rows, floor)
+        changes, snapshots = _changes_of(run, source, list(rows), floor)
         if backfill is not None:
             backfill = replace(
                 backfill, position=position, done=backfill.done + len(rows)
@@ -301,14 +302,14 @@ def _sync_source(run: _Run, source: Source) -> None:
     if backfill is not None or not known:
         # Finished: forget the backfill; a source that was empty after
         # ``since`` goes on from there.
-        start = cursor or (Keyset(run.since, "") if run.since else None)
+        final = cursor or (Keyset(run.since, "") if run.since else None)
         run.store.append(
             [],
-            cursors={source.name: start},
+            cursors={source.name: final},
             backfills={source.name: None},
             fence=run.fence,
         )
-        run.cursors[source.name] = start
+        run.cursors[source.name] = final
 
 
 def _backfill_for(run: _Run, source: Source) -> Backfill:

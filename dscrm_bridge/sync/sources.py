@@ -50,7 +50,7 @@ from dscrm_bridge.suitecrm.gateway import (
 )
 from dscrm_bridge.sync.snapshots import Snapshot, differences, digest
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]
 
 DEFAULT_MODULES: tuple[str, ...] = (
     "Accounts",

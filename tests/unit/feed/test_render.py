@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from dscrm_bridge.feed import FeedAction, FeedChange
+from dscrm_bridge.feed import FeedAction, FeedChange, FieldChange, render
 from dscrm_bridge.feed.render import module_label, render_text
 
 WHEN = datetime(2026, 12, 4, 15, 26, 30)
 
 
-def _change(action: FeedAction, **extra: str) -> FeedChange:
+def _change(action: FeedAction, **extra: object) -> FeedChange:
     values = {
         "change_key": "k",
         "module": "Accounts",
@@ -111,3 +112,40 @@ def test_missing_names_read_as_placeholders() -> None:
 def test_module_labels_come_from_the_mapping(module: str, zh: str, en: str) -> None:
     assert module_label(module, "zh_CN") == zh
     assert module_label(module, "en") == en
+
+
+def test_field_and_value_without_a_label_are_shown_by_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The label files are another area's; without them the keys show.
+    monkeypatch.setattr(render, "FIELD_LABELS_FILE", tmp_path / "missing.yaml")
+    monkeypatch.setattr(render, "DROPDOWN_LABELS_FILE", tmp_path / "missing.yaml")
+    render.field_labels.cache_clear()
+    render.dropdown_labels.cache_clear()
+    try:
+        change = _change(
+            FeedAction.UPDATE,
+            module="Opportunities",
+            record_name="云启",
+            field_changes=(FieldChange("sales_stage", "Prospecting", None),),
+        )
+
+        text = render_text(change, "zh_CN")
+    finally:
+        render.field_labels.cache_clear()
+        render.dropdown_labels.cache_clear()
+
+    assert text == "张三 修改了商机「云启」：sales_stage：Prospecting -> （空）"
+
+
+def test_user_fields_show_the_user_name() -> None:
+    change = _change(
+        FeedAction.UPDATE,
+        field_changes=(
+            FieldChange(
+                "assigned_user_id", "u1", "u2", old_text="张三", new_text="李四"
+            ),
+        ),
+    )
+
+    assert render_text(change, "en").endswith(": assigned_user_id: 张三 -> 李四")
