@@ -126,7 +126,8 @@ class ApiReader:
 
     def user_names(self, user_ids: Iterable[str | None]) -> dict[str, str]:
         """Users' names, composed as the SQL path composes them (not Q15's)."""
-        for user_id in {i for i in user_ids if i} - set(self._users):
+        wanted = {i for i in user_ids if i}
+        for user_id in wanted - set(self._users):
             try:
                 user = self.client.get("Users", user_id)
             except NotFoundError:
@@ -134,7 +135,7 @@ class ApiReader:
             self._users[user_id] = compose_person_name(
                 user.get("first_name"), user.get("last_name")
             ) or str(user.get("user_name") or user.get("full_name") or user_id)
-        return {uid: name for uid, name in self._users.items() if uid in set(user_ids)}
+        return {uid: name for uid, name in self._users.items() if uid in wanted}
 
     def _module(self, table: sa.Table) -> str:
         return self._modules[table.name]

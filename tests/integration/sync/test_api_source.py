@@ -28,16 +28,20 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
         yield box
 
 
-@pytest.fixture()
-def client(sandbox: RunningSandbox) -> Iterator[V8Client]:
+def _admin_client(sandbox: RunningSandbox) -> V8Client:
     info = sandbox.info
-    with V8Client(
+    return V8Client(
         sandbox.base_url,
         client_id=info.password_client_id,
         client_secret=info.password_client_secret,
         username=info.admin_user_name,
         password=info.admin_password,
-    ) as api:
+    )
+
+
+@pytest.fixture()
+def client(sandbox: RunningSandbox) -> Iterator[V8Client]:
+    with _admin_client(sandbox) as api:
         yield api
 
 
@@ -126,13 +130,7 @@ def test_once_through_the_api_source_and_its_status(
         },
     )
     first = run_once(config)
-    with V8Client(
-        sandbox.base_url,
-        client_id=info.password_client_id,
-        client_secret=info.password_client_secret,
-        username=info.admin_user_name,
-        password=info.admin_password,
-    ) as api:
+    with _admin_client(sandbox) as api:
         account = api.create("Accounts", {"name": "北京大盛科技有限公司"})
         second = run_once(config)
         api.delete("Accounts", account.id)
