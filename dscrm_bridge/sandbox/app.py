@@ -13,6 +13,7 @@ import logging
 import re
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from dscrm_bridge.sandbox.auth import TokenService
 from dscrm_bridge.sandbox.events import EventSender, WebhookTarget
 from dscrm_bridge.sandbox.modules import Module, find, meta_modules
 from dscrm_bridge.sandbox.protocol import (
+    DATABASE_FAILURE,
     OAuthError,
     V8Error,
     error_response,
@@ -52,6 +54,33 @@ from dscrm_bridge.suitecrm.gateway import open_engine
 
 logger = logging.getLogger(__name__)
 
+UNEXPECTED_FAILURE = "The request could not be processed"
+
+
+def log_failure(method: str, path: str, exc: BaseException) -> None:
+    """Log a failed request at ERROR: where it failed, never the values involved.
+
+    Only the exception's type and the code lines of its traceback are logged: a
+    database error's text holds the statement's parameters (passwords, tokens).
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error(
+        "sandbox request %s %s failed: %s\n%s",
+        method,
+        path,
+        type(exc).__name__,
+        frames,
+    )
+
+
+def parse_json(body: bytes, empty: bytes = b"null") -> Any:
+    """The JSON value of a request body; None when it is not JSON (Q20)."""
+    try:
+        return json.loads(body or empty)
+    except (ValueError, RecursionError):
+        # Too deeply nested bodies read as invalid JSON too.
+        return None
+
 
 @dataclass
 class Call:
@@ -63,6 +92,7 @@ class Call:
     content_type: str
     authorization: str | None
     path_args: dict[str, str]
+    path: str = ""
     #: change events of this request, sent once its transaction committed
     events: list[ChangeEvent] = field(default_factory=list)
 
@@ -96,6 +126,11 @@ class Sandbox:
                 return error_response(exc)
             except OAuthError as exc:
                 return oauth_response(exc)
+            except sa.exc.DBAPIError as exc:
+                # The database refused the statement (value too long, a 4-byte
+                # character in a utf8mb3 table ...): SuiteCRM answers 400.
+                log_failure(call.method, call.path, exc)
+                return error_response(V8Error(DATABASE_FAILURE))
         # As the plugin's after_* hooks: only writes that were stored.
         if self.events is not None and call.events and response.status_code < 400:
             self.events.send(call.events)
@@ -137,10 +172,7 @@ def _token(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
 def _body_params(call: Call) -> dict[str, Any]:
     """Q1: JSON (vnd.api+json or json) or form-encoded token requests."""
     if "json" in call.content_type:
-        try:
-            parsed = json.loads(call.body or b"{}")
-        except ValueError:
-            return {}
+        parsed = parse_json(call.body, b"{}")
         return parsed if isinstance(parsed, dict) else {}
     return dict(parse_qsl(call.body.decode("utf-8", "replace")))
 
@@ -238,10 +270,7 @@ def _module(name: str) -> Module:
 
 
 def _json_body(call: Call) -> dict[str, Any]:
-    try:
-        body = json.loads(call.body or b"null")
-    except ValueError:
-        body = None
+    body = parse_json(call.body)
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         # Q20: invalid JSON reads as a missing "data".
@@ -283,7 +312,7 @@ def _list(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
     conditions: list[Any] = [] if where.clause is None else [where.clause]
     if not where.touches_deleted:
         conditions.append(table.c.deleted == 0)
-    visible = acl.record_clause(conn, ctx.actor, module, "list")
+    visible = acl.record_clause(ctx.actor, module, "list")
     stmt = sa.select(table).where(*conditions, visible).order_by(*order)
     if page is not None:
         stmt = stmt.offset(page.offset).limit(page.size)
@@ -343,10 +372,7 @@ def _relate(app: Sandbox, call: Call, conn: sa.Connection) -> Response:
     ctx, _ = app.context(call, conn)
     args = call.path_args
     module = _module(args["module"])
-    try:
-        body = json.loads(call.body or b"null")
-    except ValueError:
-        body = None
+    body = parse_json(call.body)
     response = relations.relate(ctx, module, args["id"], args.get("link"), body)
     data = body["data"]  # relate() checked its shape
     _relationship_events(
@@ -488,6 +514,13 @@ def create_app(
     app.state.sandbox = sandbox
 
     async def dispatch(request: Request, path: str) -> Response:
+        try:
+            return await _dispatch(request, path)
+        except Exception as exc:  # noqa: BLE001 - no request may end in a bare 500
+            log_failure(request.method, request.url.path, exc)
+            return error_response(V8Error(UNEXPECTED_FAILURE))
+
+    async def _dispatch(request: Request, path: str) -> Response:
         handler, args, refusal = _resolve("/" + path, request.method)
         if handler is None:
             assert refusal is not None
@@ -499,6 +532,7 @@ def create_app(
             content_type=request.headers.get("content-type", ""),
             authorization=request.headers.get("authorization"),
             path_args=args,
+            path=request.url.path,
         )
         logger.debug("%s %s", request.method, request.url.path)
         return await run_in_threadpool(sandbox.handle, handler, call)

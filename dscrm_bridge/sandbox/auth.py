@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 
 from dscrm_bridge.sandbox.protocol import OAuthError, utc_now
 from dscrm_bridge.suitecrm import tables as t
+
+logger = logging.getLogger(__name__)
 
 ACCESS_TOKEN_TTL = dt.timedelta(hours=1)  # Q1: fixed at one hour
 REFRESH_TOKEN_TTL = dt.timedelta(days=30)  # Q1: one month
@@ -152,13 +155,22 @@ class TokenService:
                     hint=f"Check the `{name}` parameter",
                 )
         username = str(params["username"])
-        user = conn.execute(
+        rows = conn.execute(
             sa.select(t.users).where(
                 t.users.c.user_name == username, t.users.c.deleted == 0
             )
-        ).first()
-        if user is None:
+        ).all()
+        if not rows:
             raise _unknown(f"No user found with this username: {username}")
+        active = [row for row in rows if (row.status or "") != "Inactive"]
+        if not active:
+            _require_active(rows[0])
+        if len(active) > 1:
+            # A database written by another tool may hold duplicates; signing in
+            # as whichever row comes first would be a guess.
+            logger.warning("%d active users share one user_name", len(active))
+            raise _unknown(f"No user found with this username: {username}")
+        user = active[0]
         # Q2 is not copied: the submitted password is never part of the answer.
         if not check_password(str(params["password"]), user.user_hash):
             raise _unknown("The password is invalid")

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from dscrm_bridge.suitecrm import tables
 
 DATA_DIR = Path(__file__).parent / "data"
+EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,11 @@ class Link:
 
     name: str
     module: str
-    kind: str  # join | parent | records | field
+    # join: a join table; parent: parent_type/parent_id of the related row;
+    # records: securitygroups_records; field: a column of the related row holds
+    # this record's id; own: a column of this record holds the related id;
+    # empty: a module outside the sandbox, never related to anything.
+    kind: str
     table: str | None = None
     self_column: str | None = None
     other_column: str | None = None
@@ -93,6 +98,11 @@ def _link(name: str, raw: dict[str, Any]) -> Link:
 
 
 def _module(name: str, raw: dict[str, Any]) -> Module:
+    links = {key: _link(key, value) for key, value in raw.get("links", {}).items()}
+    for related, link in raw["relationships"].items():
+        # A recorded link to a module the sandbox does not have (AOS_*, Emails
+        # ...) is shown as SuiteCRM shows it and answers that nothing is related.
+        links.setdefault(link, Link(name=link, module=related, kind=EMPTY))
     return Module(
         name=name,
         object_name=raw["object"],
@@ -101,7 +111,7 @@ def _module(name: str, raw: dict[str, Any]) -> Module:
         acl_category=raw.get("acl_category"),
         attributes=dict(raw["attributes"]),
         relationships=dict(raw["relationships"]),
-        links={key: _link(key, value) for key, value in raw.get("links", {}).items()},
+        links=links,
         hidden=frozenset(raw.get("hidden", [])),
         security_module=bool(raw.get("security_module")),
         admin_only_write=bool(raw.get("admin_only_write")),

@@ -23,6 +23,10 @@ CORS_HEADERS = {
 }
 JSONAPI = "application/vnd.api+json"
 NO_RESULT = "Request was successful, but there is no result"  # Q11
+# The database refused a value (too long, a 4-byte character in a utf8mb3 table).
+DATABASE_FAILURE = "Database failure"
+# TEXT columns hold at most this many bytes on MariaDB.
+TEXT_MAX_BYTES = 65535
 
 _GUID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -23,6 +23,8 @@ from dscrm_bridge.sandbox.protocol import (
 )
 
 _FILTER_KEY = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
+# filter[<field>][<op>][...]: a value nested deeper than the operator.
+_FILTER_TOO_DEEP = re.compile(r"^filter\[([^\]]*)\]\[([^\]]*)\]\[")
 _OPERATORS = {
     "eq": lambda c, v: c == v,
     "neq": lambda c, v: c != v,
@@ -34,6 +36,10 @@ _OPERATORS = {
 }
 
 Params = list[tuple[str, str]]
+
+# Larger page sizes or numbers are refused like malformed ones: their offset
+# would not fit the database's integers.
+PAGE_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,13 @@ def parse_fields(module: Module, params: Params) -> list[str] | None:
     if raw is None:
         return None
     wanted = [name.strip() for name in raw.split(",") if name.strip()]
-    missing = [name for name in wanted if name not in module.attributes]
+    # Q14: api-visible=false fields (user_hash ...) are known, just never shown;
+    # B6b: other columns that are no field of the module are not found.
+    missing = [
+        name
+        for name in wanted
+        if name not in module.attributes and name not in module.hidden
+    ]
     if len(missing) == 1:
         raise V8Error(
             f"The following field in {module.object_name} module is not found: "
@@ -120,6 +132,15 @@ def parse_filter(module: Module, params: Params, actor: Actor) -> Filter:
     for key, value in params:
         match = _FILTER_KEY.match(key)
         if not match:
+            deep = _FILTER_TOO_DEEP.match(key)
+            if deep:
+                # Q29 answers a value that is not nested enough with a 400; one
+                # nested too deep is refused the same way, not ignored.
+                raise V8Error(
+                    f"Filter operator {deep.group(2)} of field {deep.group(1)} "
+                    "must have a single value",
+                    validation=True,
+                )
             continue
         name, op = match.group(1), match.group(2)
         if name == "operator" and op is None:
@@ -178,7 +199,7 @@ def _page_int(name: str, value: str, *, minimum: int) -> int:
         number = int(value)
     except ValueError:
         number = minimum - 1
-    if number < minimum:
+    if number < minimum or number > PAGE_MAX:
         raise V8Error(
             f'The option "{name}" with value "{value}" is invalid.', validation=True
         )

@@ -26,6 +26,8 @@ from dscrm_bridge.sandbox import acl
 from dscrm_bridge.sandbox.acl import Actor
 from dscrm_bridge.sandbox.modules import Module, find
 from dscrm_bridge.sandbox.protocol import (
+    DATABASE_FAILURE,
+    TEXT_MAX_BYTES,
     AccessDenied,
     V8Error,
     check_id,
@@ -273,6 +275,12 @@ def related_clause(
     if link.kind == "field":
         assert link.field is not None
         return table.c[link.field] == record_id
+    if link.kind == "own":
+        # The record's own column names the related row (created_by ...).
+        assert link.field is not None
+        mine = module.table
+        own = sa.select(mine.c[link.field]).where(mine.c.id == record_id)
+        return table.c.id.in_(own.scalar_subquery())
     if link.kind == "records":
         sgr = t.securitygroups_records
         ids = sa.select(sgr.c.securitygroup_id).where(
@@ -326,10 +334,22 @@ def _to_column(column: sa.Column[Any], raw: Any) -> Any:
             return None
         return int(number) if isinstance(kind, sa.Integer) else number
     if isinstance(kind, sa.Text):
-        return text
+        return _fitting(text, len(text.encode("utf-8")), TEXT_MAX_BYTES)
     cleaned = strip_tags(text)
     length = getattr(kind, "length", None)
-    return cleaned[:length] if length else cleaned
+    return _fitting(cleaned, len(cleaned), length) if length else cleaned
+
+
+def _fitting(value: str, size: int, limit: int) -> str:
+    """``value`` if it fits its column; else the 400 MariaDB's strict mode causes.
+
+    MariaDB (strict mode, its default) refuses a value longer than its column
+    (1406 Data too long); SQLite would store it whole.  The transcript shows no
+    truncation, so both refuse it.
+    """
+    if size > limit:
+        raise V8Error(DATABASE_FAILURE)
+    return value
 
 
 def create(
@@ -343,6 +363,7 @@ def create(
         if _exists(ctx, module, record_id):
             raise V8Error(f"Bean {module.name} with id {record_id} is already exist")
     new_id = record_id or str(uuid.uuid4())
+    _refuse_duplicate_user_name(ctx, module, new_id, values)
     now = utc_now()
     stamped = {
         "date_entered": now,
@@ -369,6 +390,7 @@ def update(
     old = fetch(ctx, module, record_id)
     require(ctx, module, "edit", record_id)
     values = column_values(module, attrs)
+    _refuse_duplicate_user_name(ctx, module, record_id, values)
     stamped = {"date_modified": utc_now(), "modified_user_id": ctx.actor.id}
     row_values = {k: v for k, v in stamped.items() if k in module.table.c}
     row_values.update(values)
@@ -407,8 +429,35 @@ def _require_write(ctx: Context, module: Module, action: str) -> None:
     if module.admin_only_write and not ctx.actor.is_admin:
         # Not copied from Q24: only admins create or change users, groups, roles.
         raise AccessDenied()
-    if acl.module_level(ctx.conn, ctx.actor, module, action) <= 0:
+    if not acl.allowed(ctx.actor, module, action):
         raise AccessDenied()
+
+
+def _refuse_duplicate_user_name(
+    ctx: Context, module: Module, record_id: str, values: dict[str, Any]
+) -> None:
+    """One live user per ``user_name``, as SuiteCRM's user save insists.
+
+    SuiteCRM's Users module refuses to save a user whose name another
+    non-deleted user holds (``User::verify_data()`` in modules/Users/User.php,
+    salesagility/SuiteCRM, its ERR_USER_NAME_EXISTS_1/2 message); V8 skips that
+    check, and a duplicate ``admin`` then breaks the real admin's login.
+    """
+    if module.name != "Users" or not values.get("user_name"):
+        return
+    users = t.users
+    taken = ctx.conn.execute(
+        sa.select(users.c.id).where(
+            users.c.user_name == values["user_name"],
+            users.c.deleted == 0,
+            users.c.id != record_id,
+        )
+    ).first()
+    if taken is not None:
+        raise V8Error(
+            f"The user name {values['user_name']} is already used by another user",
+            validation=True,
+        )
 
 
 def _exists(ctx: Context, module: Module, record_id: str) -> bool:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from starlette.responses import Response
 
 from dscrm_bridge.sandbox import acl, query
-from dscrm_bridge.sandbox.modules import Link, Module, find
+from dscrm_bridge.sandbox.modules import EMPTY, Link, Module, find
 from dscrm_bridge.sandbox.protocol import (
     AccessDenied,
     V8Error,
@@ -30,9 +30,9 @@ from dscrm_bridge.sandbox.records import (
 from dscrm_bridge.suitecrm import tables as t
 
 
-def _link(module: Module, name: str) -> Link:
+def _link(module: Module, name: str, *, writing: bool = False) -> Link:
     link = module.links.get(name)
-    if link is None:
+    if link is None or (writing and link.kind == EMPTY):
         raise V8Error(
             f"Cannot load relationship {name} for {module.object_name} module",
             validation=True,
@@ -53,6 +53,8 @@ def list_related(
     link = _link(module, link_name)
     fetch(ctx, module, record_id)
     require(ctx, module, "view", record_id)
+    if link.kind == EMPTY:
+        return no_result()
     target = _target(link)
     names = query.parse_fields(target, params)
     where = query.parse_filter(target, params, ctx.actor)
@@ -63,7 +65,7 @@ def list_related(
     conditions = [
         related_clause(module, record_id, link.name, target),
         table.c.deleted == 0,
-        acl.record_clause(ctx.conn, ctx.actor, target, "list"),
+        acl.record_clause(ctx.actor, target, "list"),
     ]
     if where.clause is not None:
         conditions.append(where.clause)
@@ -113,7 +115,7 @@ def relate(
     if link_name is None:
         link = _first_link(module, related_module)
     else:
-        link = _link(module, link_name)
+        link = _link(module, link_name, writing=True)
     fetch(ctx, module, record_id)
     fetch(ctx, related_module, related_id)
     _require_relate(ctx, module, record_id, link, related_id)
@@ -172,6 +174,14 @@ def _add(
     ctx: Context, module: Module, record_id: str, link: Link, related_id: str
 ) -> None:
     target = _target(link)
+    if link.kind == "own":
+        table = module.table
+        ctx.conn.execute(
+            table.update()
+            .where(table.c.id == record_id)
+            .values({str(link.field): related_id})
+        )
+        return
     if link.kind in ("parent", "field"):
         table = target.table
         values = (
@@ -216,7 +226,7 @@ def unrelate(
     ctx: Context, module: Module, record_id: str, link_name: str, related_id: str
 ) -> Response:
     """``DELETE .../relationships/{link}/{id}``: soft-deletes the join row (Q33)."""
-    link = _link(module, link_name)
+    link = _link(module, link_name, writing=True)
     check_id(related_id)
     fetch(ctx, module, record_id)
     _require_relate(ctx, module, record_id, link, related_id)
@@ -242,6 +252,14 @@ def _remove(
     related_id: str,
 ) -> bool:
     now = utc_now()
+    if link.kind == "own":
+        table = module.table
+        result = ctx.conn.execute(
+            table.update()
+            .where(table.c.id == record_id, table.c[str(link.field)] == related_id)
+            .values({str(link.field): None})
+        )
+        return result.rowcount > 0
     if link.kind in ("parent", "field"):
         table = target.table
         related = related_clause(module, record_id, link.name, target)

@@ -3,7 +3,11 @@
 :func:`seed` creates SuiteCRM's tables where missing and writes the admin user
 (``admin``, id ``1``), one OAuth2 client per grant type, the installer's
 ``acl_actions`` and ``config`` rows.  It can run again on the same database: the
-admin password and client secrets are then replaced by the ones given.
+admin password and client secrets are then replaced by the ones given (or new
+generated ones), and :attr:`SeedInfo.reseeded` says so, so that the lines printed
+at start (:func:`dscrm_bridge.sandbox.server.connection_lines`) warn that clients
+of a sandbox still running on that database must use the new secrets.  Client ids
+are kept.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class SeedInfo:
     password_client_secret: str
     cc_client_id: str
     cc_client_secret: str
+    #: the database was seeded before: the secrets above replaced earlier ones
+    reseeded: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -72,7 +78,7 @@ def seed(
         t.metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:
             now = utc_now()
-            _write_admin(conn, admin_password, now)
+            reseeded = _write_admin(conn, admin_password, now)
             password_id = _write_client(
                 conn,
                 PASSWORD_CLIENT_NAME,
@@ -106,10 +112,12 @@ def seed(
         password_client_secret=password_client_secret,
         cc_client_id=cc_id,
         cc_client_secret=cc_client_secret,
+        reseeded=reseeded,
     )
 
 
-def _write_admin(conn: sa.Connection, password: str, now: dt.datetime) -> None:
+def _write_admin(conn: sa.Connection, password: str, now: dt.datetime) -> bool:
+    """Write the admin user; True when it existed (its password is replaced)."""
     users = t.users
     values = {
         "user_hash": hash_password(password),
@@ -119,7 +127,7 @@ def _write_admin(conn: sa.Connection, password: str, now: dt.datetime) -> None:
     exists = conn.execute(sa.select(users.c.id).where(users.c.id == ADMIN_ID)).first()
     if exists is not None:
         conn.execute(users.update().where(users.c.id == ADMIN_ID).values(**values))
-        return
+        return True
     conn.execute(
         users.insert().values(
             id=ADMIN_ID,
@@ -144,6 +152,7 @@ def _write_admin(conn: sa.Connection, password: str, now: dt.datetime) -> None:
             **values,
         )
     )
+    return False
 
 
 def _write_client(

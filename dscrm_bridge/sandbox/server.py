@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 import sqlalchemy as sa
 import uvicorn
 
-from dscrm_bridge.errors import BridgeError
 from dscrm_bridge.i18n import _
 from dscrm_bridge.sandbox.app import create_app, make_engine
 from dscrm_bridge.sandbox.events import WebhookTarget
 from dscrm_bridge.sandbox.seed import SeedInfo, seed
+from dscrm_bridge.serving import base_url as _base_url
+from dscrm_bridge.serving import bind
+from dscrm_bridge.serving import running_server as running_app
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +55,19 @@ class RunningSandbox:
 
 
 def connection_lines(base_url: str, info: SeedInfo) -> list[str]:
-    """Lines to print once at start: URLs, admin user, clients and their secrets."""
-    return [
+    """Lines to print once at start: URLs, admin user, clients and their secrets.
+
+    When the database had been seeded before, a first line says that the admin
+    password and client secrets were replaced.
+    """
+    warning = [
+        _(
+            "This database was already seeded: the admin password and client "
+            "secrets below REPLACE the earlier ones; clients of another sandbox "
+            "still running on it must use them."
+        )
+    ]
+    return (warning if info.reseeded else []) + [
         _("SuiteCRM V8 sandbox listening at {url}").format(url=base_url),
         _("Token URL: {url}").format(url=f"{base_url}/Api/access_token"),
         _("API root: {url}").format(url=f"{base_url}/Api/V8"),
@@ -74,22 +83,6 @@ def connection_lines(base_url: str, info: SeedInfo) -> list[str]:
             secret=info.cc_client_secret
         ),
     ]
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise BridgeError(
-            _("Cannot listen on {host}:{port}: {error}. Choose another port.").format(
-                host=host, port=port, error=exc.strerror
-            )
-        ) from exc
-    sock.listen(128)
-    return sock
 
 
 def _prepare(
@@ -122,21 +115,32 @@ def serve(
 ) -> None:
     """Seed ``db_url`` and serve the sandbox until interrupted (port 0: any free port).
 
-    ``on_ready(base_url, info)`` is called once the socket listens; the CLI prints
-    :func:`connection_lines` there.  Secrets not given are generated for this run.
+    The port is bound first: when it cannot be used, the database is left as it
+    was (a sandbox still running on it keeps working).  ``on_ready(base_url,
+    info)`` is called once the socket listens; the CLI prints
+    :func:`connection_lines` there.  Secrets not given are generated for this run
+    (see :func:`dscrm_bridge.sandbox.seed.seed` for a database seeded before).
     With ``webhook``, every write is also posted there as a change event.
+
+    Raises:
+        BridgeError: the port cannot be used (nothing was written then).
+        DatabaseError: the database cannot be prepared.
     """
-    engine, info, uploads = _prepare(
-        db_url,
-        upload_dir,
-        {
-            "admin_password": admin_password,
-            "password_client_secret": password_client_secret,
-            "cc_client_secret": cc_client_secret,
-        },
-    )
-    sock = _bind(host, port)
-    base_url = f"http://{host}:{sock.getsockname()[1]}"
+    sock = bind(host, port)
+    try:
+        engine, info, uploads = _prepare(
+            db_url,
+            upload_dir,
+            {
+                "admin_password": admin_password,
+                "password_client_secret": password_client_secret,
+                "cc_client_secret": cc_client_secret,
+            },
+        )
+    except BaseException:
+        sock.close()
+        raise
+    base_url = _base_url(host, sock)
     app = create_app(engine, upload_dir=uploads, webhook=webhook)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     if on_ready is not None:
@@ -186,27 +190,3 @@ def running_sandbox(
         app.state.sandbox.close()
         if isinstance(db_url, str):
             engine.dispose()
-
-
-@contextmanager
-def running_app(app: Any, *, host: str = DEFAULT_HOST) -> Iterator[str]:
-    """Serve an ASGI ``app`` on a free port of ``host`` in a thread; yields its URL."""
-    sock = _bind(host, 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="dscrm-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise BridgeError(_("The sandbox server did not start."))
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT_S)
-        sock.close()

@@ -5,9 +5,6 @@ thread on a free loopback port (tests, bench).
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -15,9 +12,11 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from dscrm_bridge.config import Config
-from dscrm_bridge.errors import BridgeError, ConfigError
+from dscrm_bridge.errors import ConfigError
 from dscrm_bridge.feed.migrate import upgrade
 from dscrm_bridge.i18n import _
+from dscrm_bridge.serving import bind as _bind
+from dscrm_bridge.serving import running_server
 from dscrm_bridge.suitecrm.gateway import open_engine
 from dscrm_bridge.suitecrm.v8client import V8Client
 from dscrm_bridge.web.app import create_app
@@ -25,8 +24,6 @@ from dscrm_bridge.web.auth import ClientFactory
 from dscrm_bridge.web.service import FeedService, WebSettings
 
 logger = logging.getLogger(__name__)
-
-STARTUP_TIMEOUT_S = 15.0
 
 
 def client_factory(config: Config) -> ClientFactory:
@@ -122,41 +119,8 @@ def serve(
 @contextmanager
 def running_web(app: FastAPI, *, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` in a thread on a free port of ``host``; yields its base URL."""
-    sock = _bind(host, 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="dscrm-web", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise BridgeError(_("The web service did not start."))
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT_S)
-        sock.close()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise BridgeError(
-            _("Cannot listen on {host}:{port}: {error}. Choose another port.").format(
-                host=host, port=port, error=exc.strerror
-            )
-        ) from exc
-    sock.listen(512)
-    return sock
+    with running_server(app, host=host) as url:
+        yield url
 
 
 def _writeback_enabled(config: Config) -> bool:
