@@ -261,39 +261,107 @@ def db_upgrade(state: State) -> None:
 @click.option(
     "--since",
     default=None,
-    help=_("First run only: backfill changes from this UTC date (2026-12-01)."),
+    help=_(
+        "Backfill changes from this UTC date (2026-12-01); run the same command "
+        "again to resume an interrupted backfill."
+    ),
 )
 @click.pass_context
 def sync(ctx: click.Context, once: bool, since: str | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if not once:
-        raise click.UsageError(_("Say --once to run one sync now."))
-    from dscrm_bridge.sync import sync_once
+        raise click.UsageError(
+            _("Say --once to run one sync now, or use: sync run, sync status.")
+        )
+    from dscrm_bridge.sync.runner import run_once
 
     state = ctx.find_object(State)
     assert state is not None
-    config = state.config
-    if not config.suitecrm.database_url:
-        raise InputError(
+    outcomes = run_once(
+        state.config, since=_parse_since(since), progress=_echo_progress
+    )
+    total = 0
+    for outcome in outcomes:
+        if outcome.sync is not None:
+            for module, count in sorted(outcome.sync.appended.items()):
+                line = _("{module}: {count} new entries")
+                click.echo(line.format(module=module, count=count))
+            total += outcome.sync.total
+        for module, count in sorted(outcome.deleted.items()):
+            line = _("{module}: {count} deletions found by reconciliation")
+            click.echo(line.format(module=module, count=count))
+        if outcome.written:
+            line = _("Written back to SuiteCRM's activity stream: {count}")
+            click.echo(line.format(count=outcome.written))
+    click.echo(_("Sync done: {count} new feed entries.").format(count=total))
+
+
+def _echo_progress(progress: Any) -> None:
+    """One line on stderr per batch: records done, rate, time left."""
+    if progress.total:
+        line = _("{source}: {done}/{total} records, {rate:.0f}/s, about {left} s left")
+    else:
+        line = _("{source}: {done} records, {rate:.0f}/s")
+    left = "?" if progress.remaining_s is None else f"{progress.remaining_s:.0f}"
+    click.echo(
+        line.format(
+            source=progress.source,
+            done=progress.done,
+            total=progress.total,
+            rate=progress.rate_per_s,
+            left=left,
+        ),
+        err=True,
+    )
+
+
+@sync.command("run", help=_("Run the scheduled sync jobs until SIGTERM or Ctrl-C."))
+@pass_state
+def sync_run(state: State) -> None:
+    from dscrm_bridge.sync.runner import run_forever
+
+    def report(outcome: Any) -> None:
+        if outcome.sync is not None and outcome.sync.total:
+            line = _("{job}: {count} new feed entries")
+            click.echo(line.format(job=outcome.job, count=outcome.sync.total))
+
+    click.echo(_("Sync runner started; press Ctrl-C to stop."))
+    run_forever(state.config, report=report)
+    click.echo(_("Sync runner stopped."))
+
+
+@sync.command("status", help=_("Per source: cursor, lag, last run, rows, last error."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
+@pass_state
+def sync_status(state: State, as_json: bool) -> None:
+    from dscrm_bridge.sync.runner import status_report
+
+    rows = status_report(state.config)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo(_("No sync has run yet."))
+        return
+    for row in rows:
+        lag = "-" if row["lag_s"] is None else f"{row['lag_s']:.0f}s"
+        click.echo(
             _(
-                "No SuiteCRM database is configured: set suitecrm.database_url in the "
-                "configuration or DSCRM_SUITECRM_DATABASE_URL."
+                "{source}: cursor {cursor}, lag {lag}, last run {last_run}, rows {rows}"
+            ).format(
+                source=row["source"],
+                cursor=row["cursor"] or "-",
+                lag=lag,
+                last_run=row["last_run_at"] or "-",
+                rows=row["total_rows"],
             )
         )
-    feed_url = _feed_engine(state)
-    result = sync_once(
-        config.suitecrm.sql_url(),
-        feed_url,
-        modules=list(config.sync.modules),
-        since=_parse_since(since),
-        batch_size=config.sync.batch_size,
-    )
-    for module, count in sorted(result.appended.items()):
-        click.echo(
-            _("{module}: {count} new entries").format(module=module, count=count)
-        )
-    click.echo(_("Sync done: {count} new feed entries.").format(count=result.total))
+        if row.get("backfill"):
+            click.echo("  " + _("backfill: {state}").format(state=row["backfill"]))
+        if row["last_error"]:
+            line = _("  last error at {at}: {error}")
+            click.echo(line.format(at=row["last_error_at"], error=row["last_error"]))
 
 
 @root.command(help=_("Print the feed, newest first."))
@@ -420,15 +488,14 @@ def roles_apply(state: State, path: str, yes: bool) -> None:
         click.echo(_("Nothing was changed."))
         return
     if result.applied == 0:
-        click.echo(
-            _("No changes: SuiteCRM already matches {path}.").format(path=path)
-        )
+        click.echo(_("No changes: SuiteCRM already matches {path}.").format(path=path))
         return
     click.echo(_("Applied {count} changes.").format(count=result.applied))
     for user, password in sorted(result.generated_passwords.items()):
         click.echo(
-            _("Password of {user}: {password} (shown only now; pass it on safely)")
-            .format(user=user, password=password)
+            _(
+                "Password of {user}: {password} (shown only now; pass it on safely)"
+            ).format(user=user, password=password)
         )
 
 

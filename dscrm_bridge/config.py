@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
         "overlap_s": 30,
         "security_groups": True,
         "bridge_user_ids": [],
-        "ignore_api_user": True,
+        "ignore_api_user": False,
         "interval_s": 60,
         "jobs": [],
         "lease_s": 20,
@@ -177,7 +177,7 @@ class SyncConfig:
     # SuiteCRM user ids whose changes are the bridge's own, never told in the feed.
     bridge_user_ids: tuple[str, ...] = ()
     # Also treat suitecrm.username (the bridge's API user) as the bridge's own.
-    ignore_api_user: bool = True
+    ignore_api_user: bool = False
     # `dscrm sync run`: seconds between runs of the default job.
     interval_s: float = 60
     # `dscrm sync run`: jobs per module group, each {name, modules, interval_s|cron}.

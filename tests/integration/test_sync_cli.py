@@ -89,11 +89,29 @@ def test_sync_once_without_since_starts_from_now(configured: str) -> None:
     assert _feed() == []
 
 
-def test_sync_without_a_database_says_what_to_set(
+def test_sync_without_database_or_credentials_says_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DSCRM_SUITECRM_DATABASE_URL", raising=False)
+    # Without SQL access the sync reads through the API, which needs credentials.
     result = CliRunner().invoke(cli.root, ["--lang", "en", "sync", "--once"])
     assert result.exit_code == 2
-    assert "DSCRM_SUITECRM_DATABASE_URL" in result.output
+    assert "client_secret is empty" in result.output
+
+
+def test_sync_status_reports_each_source_after_a_run(configured: str) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli.root, ["sync", "--once", "--since", "2026-12-01"]).exit_code
+        == 0
+    )
+    result = runner.invoke(cli.root, ["sync", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["source"]: row for row in json.loads(result.output)}
+    accounts = rows["accounts"]
+    assert accounts["total_rows"] > 0
+    assert accounts["last_error"] is None
+    assert accounts["cursor"]
+    text = runner.invoke(cli.root, ["sync", "status"])
+    assert "accounts" in text.output
