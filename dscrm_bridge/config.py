@@ -21,8 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import jsonschema
 import yaml
 
-from dscrm_bridge.errors import ConfigError
+from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
+from dscrm_bridge.yamlfile import parse_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -336,45 +337,22 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     """Parse the YAML file, keeping the line of every key."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, node_lines = parse_yaml(text, str(path))
     except UnicodeDecodeError as exc:
         raise ConfigError(
             _("{path} is not UTF-8 text; save it as UTF-8.").format(path=path)
         ) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else "?"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            _(
-                "{path}, line {line}: not valid YAML ({problem}); fix the syntax."
-            ).format(path=path, line=line, problem=problem)
-        ) from exc
+    except InputError as exc:
+        raise ConfigError(exc.message) from exc
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(
             _("{path}: the top level must be a mapping of settings.").format(path=path)
         )
-    lines: dict[tuple[str, ...], int] = {}
-    _collect_lines(node, (), lines)
+    # jsonschema reports list positions as numbers; the lookups here use text.
+    lines = {tuple(str(part) for part in key): line for key, line in node_lines.items()}
     return data, lines
-
-
-def _collect_lines(
-    node: yaml.Node | None, path: tuple[str, ...], lines: dict[tuple[str, ...], int]
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key_path = (*path, str(key_node.value))
-            lines[key_path] = key_node.start_mark.line + 1
-            _collect_lines(value_node, key_path, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            item_path = (*path, str(index))
-            lines[item_path] = item.start_mark.line + 1
-            _collect_lines(item, item_path, lines)
 
 
 def _find_secrets_in_file(

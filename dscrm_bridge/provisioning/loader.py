@@ -37,7 +37,6 @@ from dscrm_bridge.provisioning.model import (
     UserSpec,
     split_full_name,
 )
-from dscrm_bridge.provisioning.yamlfile import Path_, Problems, read_yaml
 from dscrm_bridge.suitecrm.acl import (
     ACL_ALLOW_ALL,
     ACL_ALLOW_DEFAULT,
@@ -46,6 +45,7 @@ from dscrm_bridge.suitecrm.acl import (
     ACL_ALLOW_NONE,
     MODULE_ACTIONS,
 )
+from dscrm_bridge.yamlfile import Path_, Problems, read_yaml
 
 logger = logging.getLogger(__name__)
 

@@ -124,18 +124,11 @@ def running_web(app: FastAPI, *, host: str = "127.0.0.1") -> Iterator[str]:
 
 
 def _writeback_enabled(config: Config) -> bool:
-    # NOTE: the write-back switch belongs to the sync's configuration (issue 5)
-    # and is read by name until that setting exists.
-    for section in (config.sync, config.bridge):
-        value = getattr(section, "writeback", None)
-        if value is not None:
-            return bool(value)
-    return False
+    """Replies go to SuiteCRM's sugarfeed when the sync writes entries back."""
+    return config.sync.writeback
 
 
 def _webhook(config: Config) -> list[APIRouter]:
-    try:
-        from dscrm_bridge.web.webhook import webhook_router
-    except ImportError:  # the receiver ships with the plugin area
-        return []
+    from dscrm_bridge.web.webhook import webhook_router
+
     return [webhook_router(config)]

@@ -23,7 +23,7 @@ import jsonschema
 
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
-from dscrm_bridge.provisioning.yamlfile import parse_yaml
+from dscrm_bridge.yamlfile import parse_yaml
 
 logger = logging.getLogger(__name__)
 

@@ -105,8 +105,16 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "suitecrm:\n  url: [unclosed\nsync: {}\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
-    assert str(path) in str(info.value)
-    assert "line" in str(info.value)
+    assert f"{path}:3:" in str(info.value)
+    assert "not valid YAML" in str(info.value)
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path, "sync:\n  batch_size: 10\n  batch_size: 20\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert f"{path}:3:" in str(info.value)
+    assert "line 2" in str(info.value)
 
 
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """YAML read with the line of every value, and problems reported as file:line.
 
 PyYAML's ``safe_load`` forgets where a value came from and lets a repeated key
-silently replace the first; a roles file needs both, so the node tree is turned
-into plain data here, remembering each path's line and refusing repeated keys.
+silently replace the first; every file a user writes (configuration, roles,
+workflows) needs both, so the node tree is turned into plain data here,
+remembering each path's line and refusing repeated keys.
 """
 
 from __future__ import annotations
