@@ -110,3 +110,17 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
 @pytest.fixture()
 def admin(sandbox: RunningSandbox) -> V8:
     return V8(sandbox, "admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture()
+def mariadb_sandbox(mysql_database: str, tmp_path: Path) -> Iterator[RunningSandbox]:
+    """A running sandbox on a fresh MariaDB database (tests marked ``mysql``)."""
+    with running_sandbox(
+        mysql_database, upload_dir=tmp_path / "upload", admin_password=ADMIN_PASSWORD
+    ) as running:
+        yield running
+
+
+@pytest.fixture()
+def mariadb_admin(mariadb_sandbox: RunningSandbox) -> V8:
+    return V8(mariadb_sandbox, "admin", ADMIN_PASSWORD)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from dscrm_bridge.sandbox import RunningSandbox, running_sandbox, write_role_matrix
+from dscrm_bridge.sandbox import RunningSandbox, write_role_matrix
 from dscrm_bridge.sandbox.auth import hash_password, md5_hex
 from dscrm_bridge.suitecrm import tables as t
 
 from .conftest import (
-    ADMIN_PASSWORD,
     PRESALES_LEVELS,
     STORY_MODULES,
     V8,
@@ -74,12 +72,9 @@ def test_four_byte_characters_round_trip_on_sqlite(
 
 @pytest.mark.mysql
 def test_four_byte_characters_round_trip_on_mariadb(
-    mysql_database: str, tmp_path: Path
+    mariadb_sandbox: RunningSandbox, mariadb_admin: V8
 ) -> None:
-    with running_sandbox(
-        mysql_database, upload_dir=tmp_path / "upload", admin_password=ADMIN_PASSWORD
-    ) as running:
-        _emoji_round_trip(running, V8(running, "admin", ADMIN_PASSWORD))
+    _emoji_round_trip(mariadb_sandbox, mariadb_admin)
 
 
 def test_output_strings_are_html_encoded_and_db_keeps_raw_text(

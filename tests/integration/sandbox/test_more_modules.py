@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from dscrm_bridge.sandbox import RunningSandbox, running_sandbox
+from dscrm_bridge.sandbox import RunningSandbox
 
-from .conftest import ADMIN_PASSWORD, V8
+from .conftest import V8
 
 
 def _read(admin: V8, module: str, record_id: str) -> dict[str, object]:
@@ -66,11 +64,8 @@ def test_new_modules_on_sqlite(admin: V8) -> None:
 
 
 @pytest.mark.mysql
-def test_new_modules_on_mariadb(mysql_database: str, tmp_path: Path) -> None:
-    with running_sandbox(
-        mysql_database, upload_dir=tmp_path / "upload", admin_password=ADMIN_PASSWORD
-    ) as running:
-        _exercise(V8(running, "admin", ADMIN_PASSWORD))
+def test_new_modules_on_mariadb(mariadb_admin: V8) -> None:
+    _exercise(mariadb_admin)
 
 
 def test_unknown_sandbox_module_still_refused(

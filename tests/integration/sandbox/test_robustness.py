@@ -22,7 +22,6 @@ from dscrm_bridge.sandbox import (
     create_app,
     make_engine,
     running_app,
-    running_sandbox,
     seed,
     serve,
 )
@@ -237,33 +236,25 @@ def test_values_longer_than_their_column_are_refused_on_sqlite(admin: V8) -> Non
 
 @pytest.mark.mysql
 def test_values_longer_than_their_column_are_refused_on_mariadb(
-    mysql_database: str, tmp_path: Path
+    mariadb_admin: V8,
 ) -> None:
-    with running_sandbox(
-        mysql_database, upload_dir=tmp_path / "upload", admin_password=ADMIN_PASSWORD
-    ) as running:
-        _too_long_values(V8(running, "admin", ADMIN_PASSWORD))
+    _too_long_values(mariadb_admin)
 
 
 @pytest.mark.mysql
 def test_database_refusal_is_a_400_database_failure(
-    mysql_database: str, tmp_path: Path
+    mariadb_sandbox: RunningSandbox, mariadb_admin: V8
 ) -> None:
-    with running_sandbox(
-        mysql_database, upload_dir=tmp_path / "upload", admin_password=ADMIN_PASSWORD
-    ) as running:
-        with running.engine.begin() as conn:
-            conn.execute(
-                sa.text("ALTER TABLE accounts CONVERT TO CHARACTER SET utf8mb3")
-            )
-        admin = V8(running, "admin", ADMIN_PASSWORD)
-        answer = admin.call(
-            "POST",
-            "module",
-            {"data": {"type": "Accounts", "attributes": {"name": "云启 😀"}}},
-        )
-        assert _v8_error(answer) == DATABASE_FAILURE
-        assert admin.create("Accounts", name="云启")["attributes"]["name"] == "云启"
+    with mariadb_sandbox.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE accounts CONVERT TO CHARACTER SET utf8mb3"))
+    answer = mariadb_admin.call(
+        "POST",
+        "module",
+        {"data": {"type": "Accounts", "attributes": {"name": "云启 😀"}}},
+    )
+    assert _v8_error(answer) == DATABASE_FAILURE
+    created = mariadb_admin.create("Accounts", name="云启")  # still serving
+    assert created["attributes"]["name"] == "云启"
 
 
 # --- 5: the recorded server's answers --------------------------------------------
