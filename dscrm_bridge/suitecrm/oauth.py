@@ -175,7 +175,7 @@ def token_error(
         return rejected(
             _(
                 "SuiteCRM rejected the client secret of OAuth2 client {client_id}; "
-                "check client_secret in the configuration"
+                "check DSCRM_SUITECRM_CLIENT_SECRET in the environment"
             ).format(client_id=client),
             "client secret",
         )
@@ -193,8 +193,9 @@ def token_error(
     ):
         return rejected(
             _(
-                "SuiteCRM rejected the password of user {username}; "
-                "check the password in the configuration"
+                "SuiteCRM rejected the password of user {username}; check the "
+                "password given for this user (DSCRM_SUITECRM_PASSWORD, or "
+                "DSCRM_WORKFLOWS_AS_PASSWORD for --as)"
             ).format(username=user),
             "password",
         )

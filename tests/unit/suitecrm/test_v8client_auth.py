@@ -301,7 +301,7 @@ def test_rejected_client_secret_is_reported_in_chinese(
 
     assert str(caught.value) == (
         "SuiteCRM 拒绝了 OAuth2 客户端 83b8b5ed-1c47-4a01-aea4-ab07e3837b27 "
-        "的客户端密钥；请检查配置中的 client_secret"
+        "的客户端密钥；请检查环境变量 DSCRM_SUITECRM_CLIENT_SECRET"
     )
     assert caught.value.detail == "Client authentication failed"
 
