@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 Report = Callable[[str], None]
 DRY_RUN_ID = "(dry-run)"
 _PAGE_SIZE = 100
+# What may already end a sentence taken from elsewhere (a reason from SuiteCRM).
+_SENTENCE_END = " .。;；,，:：!！"
 
 
 class StepFailedError(BridgeError):
@@ -505,13 +507,12 @@ def _failure_message(
         number=number, title=step.title, reason=exc.message
     )
     if left:
-        return (
-            message
-            + " "
-            + _(
-                "Could not remove {count} records; delete them by hand: {records}"
-            ).format(count=len(left), records="; ".join(left))
-        )
-    return (
-        message + " " + _("Undone: {count} changes of this run.").format(count=undone)
+        consequence = _(
+            "Could not remove {count} records; delete them by hand: {records}"
+        ).format(count=len(left), records="; ".join(left))
+    else:
+        consequence = _("Undone: {count} changes of this run.").format(count=undone)
+    # The reason comes from elsewhere, with or without a full stop of its own.
+    return _("{failure}. {consequence}").format(
+        failure=message.rstrip(_SENTENCE_END), consequence=consequence
     )

@@ -31,10 +31,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
 from dscrm_bridge.errors import BridgeError, ConfigError, InputError
 from dscrm_bridge.i18n import _
+from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.v8client import V8Client
 from dscrm_bridge.workflows.labels import MAPPINGS_DIR, Labels, normalize_label
 from dscrm_bridge.workflows.values import (
@@ -44,6 +46,7 @@ from dscrm_bridge.workflows.values import (
     match_name,
     match_phone,
     record_name,
+    stored_varchar,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,12 @@ _REQUIRED = {
 # The account a Contact or Opportunity row names (by account name), resolved here.
 _ACCOUNT_FIELD = "account_name"
 _RESOLVES_ACCOUNT = frozenset({"Contacts", "Opportunities"})
+_TABLES: dict[str, sa.Table] = {
+    "Accounts": tables.accounts,
+    "Contacts": tables.contacts,
+    "Leads": tables.leads,
+    "Opportunities": tables.opportunities,
+}
 
 Progress = Callable[[int], None]
 
@@ -518,7 +527,7 @@ def _plan_row(
     changed = {
         name: value
         for name, value in attributes.items()
-        if not _same(stored.get(name), value)
+        if not _same(stored.get(name), _as_stored(module, name, value))
     }
     action = Action.UPDATE if changed else Action.SKIP
     return _Plan(number, values, action, changed, record_id=record_id)
@@ -563,7 +572,10 @@ class _AccountResolver:
         key = match_name(name)
         if key not in self._cache:
             page = self._client.list(
-                "Accounts", fields=["name"], filters={"name": str(name).strip()}
+                # Q13: filters compare with the stored value, which has no tags.
+                "Accounts",
+                fields=["name"],
+                filters={"name": stored_varchar(name).strip()},
             )
             ids = [r.id for r in page.records if match_name(r.get("name")) == key]
             self._cache[key] = ids[0] if len(ids) == 1 else None
@@ -670,6 +682,19 @@ def _check_required_column(
                 field=labels.field_label(module, required)
             )
         )
+
+
+def _as_stored(module: str, name: str, value: Any) -> Any:
+    """``value`` as SuiteCRM will keep it: a varchar column loses tags (Q13)."""
+    column = _TABLES[module].c.get(name)
+    if (
+        not isinstance(value, str)
+        or column is None
+        or not isinstance(column.type, sa.String)
+        or isinstance(column.type, sa.Text)
+    ):
+        return value
+    return stored_varchar(value)
 
 
 def _same(stored: Any, new: Any) -> bool:

@@ -155,7 +155,9 @@ def run_workflow_file(
 ) -> RunResult:
     """Run workflow ``name`` on the input file through the configured SuiteCRM."""
     workflow = find_workflow(name, config.workflows.directory or None)
-    offline = dry_run and not _can_sign_in(config, as_user)
+    # --as names who acts: without its password the run must not quietly fall
+    # back to checking the input alone, so open_client says what is missing.
+    offline = dry_run and not as_user and not _can_sign_in(config, None)
     if offline:
         report(_("No SuiteCRM credentials: checking the input without lookups."))
         return run_with_session(

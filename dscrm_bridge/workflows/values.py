@@ -60,6 +60,11 @@ _PHONE_DIGITS_MAX = 15  # E.164
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _SPACES = re.compile(r"\s+")
+# Q13: SuiteCRM drops tags from varchar fields when it saves a record (text
+# fields keep them).  SuiteCRM's SugarBean::cleanBean (data/SugarBean.php,
+# salesagility/SuiteCRM) runs every char field through its HTML cleaner on
+# save; what the transcript shows left is the text outside "<...>".
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -231,9 +236,16 @@ def record_name(module: str, attributes: Mapping[str, Any]) -> str:
     return str(attributes.get("name") or "")
 
 
+def stored_varchar(value: Any) -> str:
+    """``value`` as SuiteCRM keeps it in a varchar field: without tags (Q13)."""
+    return _TAG.sub("", str(value or ""))
+
+
 def match_name(value: Any) -> str:
-    """A name as compared for duplicates: width-folded, spaces collapsed, no case."""
-    text = unicodedata.normalize("NFKC", str(value or ""))
+    """A name as compared for duplicates: as stored (Q13: no tags), width-folded,
+    spaces collapsed, no case."""
+    # Tags go before NFKC: a full-width ＜ is not a tag to SuiteCRM.
+    text = unicodedata.normalize("NFKC", stored_varchar(value))
     return _SPACES.sub(" ", text).strip().casefold()
 
 
