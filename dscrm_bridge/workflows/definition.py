@@ -23,6 +23,7 @@ import jsonschema
 
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
+from dscrm_bridge.workflows.labels import join_names
 from dscrm_bridge.yamlfile import parse_yaml
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def find_workflow(name: str, user_dir: str | Path | None = None) -> Workflow:
             return workflow
     raise InputError(
         _("There is no workflow {name}; available: {known}").format(
-            name=name, known="、".join(workflows)
+            name=name, known=join_names(workflows)
         )
     )
 

@@ -34,7 +34,12 @@ from dscrm_bridge.workflows.definition import (
     Workflow,
     parse_reference,
 )
-from dscrm_bridge.workflows.labels import Labels, load_labels
+from dscrm_bridge.workflows.labels import (
+    Labels,
+    join_names,
+    join_problems,
+    load_labels,
+)
 from dscrm_bridge.workflows.values import (
     PERSON_MODULES,
     convert_record,
@@ -123,7 +128,7 @@ def prepare_inputs(
     if unknown:
         problems.append(
             _("unknown sections {names}; this workflow reads: {known}").format(
-                names="、".join(map(str, unknown)), known="、".join(workflow.inputs)
+                names=join_names(map(str, unknown)), known=join_names(workflow.inputs)
             )
         )
     prepared = PreparedInput()
@@ -152,7 +157,7 @@ def prepare_inputs(
     if problems:
         raise InputError(
             _("The input for workflow {name} has problems: {problems}").format(
-                name=workflow.name, problems="；".join(problems)
+                name=workflow.name, problems=join_problems(problems)
             )
         )
     return prepared
@@ -247,11 +252,11 @@ class _Runner:
                 Found(step.module, DRY_RUN_ID, {"name": value}) for value in wanted
             ]
             return _("not looked up (no connection): {names}").format(
-                names="、".join(wanted)
+                names=join_names(wanted)
             )
         found = [self._find_one(step, value) for value in wanted]
         self.results[step.id] = found
-        return "、".join(record.name for record in found)
+        return join_names(record.name for record in found)
 
     def _find_one(self, step: Step, value: str) -> Found:
         hits = [
@@ -313,7 +318,7 @@ class _Runner:
             return _("skipped ({input} not given)").format(input=step.input)
         created = [self._create_one(step, item) for item in items]
         self.results[step.id] = created
-        names = "、".join(record.name for record in created)
+        names = join_names(record.name for record in created)
         if self._dry_run:
             return _("would create {names}").format(names=names)
         return names
@@ -381,7 +386,7 @@ class _Runner:
             self._journal.append(
                 _Undo("unlink", owner.module, owner.id, owner.name, link, other.id)
             )
-        names = "、".join(other.name for other in others)
+        names = join_names(other.name for other in others)
         if self._dry_run:
             return _("would link {names} to {owner}").format(
                 names=names, owner=owner.name

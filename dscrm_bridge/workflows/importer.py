@@ -38,7 +38,12 @@ from dscrm_bridge.errors import BridgeError, ConfigError, InputError
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.v8client import V8Client
-from dscrm_bridge.workflows.labels import MAPPINGS_DIR, Labels, normalize_label
+from dscrm_bridge.workflows.labels import (
+    MAPPINGS_DIR,
+    Labels,
+    join_problems,
+    normalize_label,
+)
 from dscrm_bridge.workflows.values import (
     PERSON_MODULES,
     convert_record,
@@ -451,7 +456,7 @@ def _check_rows(
                 )
             )
         if problems:
-            summary.errors.append(RowError(number, "；".join(problems), values))
+            summary.errors.append(RowError(number, join_problems(problems), values))
             tick(1)
             continue
         first_seen[key] = number

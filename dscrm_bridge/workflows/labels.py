@@ -27,13 +27,28 @@ from typing import Any
 import yaml
 
 from dscrm_bridge.errors import ConfigError, InputError
-from dscrm_bridge.i18n import _
+from dscrm_bridge.i18n import _, current_language
 
 logger = logging.getLogger(__name__)
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 DEFAULT_LANGUAGE_DIR = MAPPINGS_DIR / "zh_CN"
 _TEMPLATE_PREFIX = "_"  # fields.yaml: YAML anchors merged into modules, not modules
+
+
+def join_names(names: Iterable[object]) -> str:
+    """``names`` listed inside a sentence: 甲、乙 in Chinese, "a, b" in English."""
+    return _(", ").join(str(name) for name in names)
+
+
+def join_problems(problems: Iterable[object]) -> str:
+    """Several problems of one record in one line: ；in Chinese, "; " in English."""
+    return _("; ").join(str(problem) for problem in problems)
+
+
+def _labels_shown() -> bool:
+    """Whether text is in the labels' language; else SuiteCRM's names are shown."""
+    return current_language() == "zh_CN"
 
 
 def normalize_label(text: str) -> str:
@@ -66,7 +81,9 @@ class DropdownList:
             ).format(
                 value=value,
                 field=field or self.name,
-                accepted="、".join(self.labels.values()),
+                accepted=join_names(
+                    self.labels.values() if _labels_shown() else self.labels
+                ),
             )
         )
 
@@ -92,11 +109,17 @@ class Labels:
     field_lists: Mapping[tuple[str, str], str]  # (module, field) -> list name
 
     def module_label(self, module: str) -> str:
-        """The module's label; its SuiteCRM name when there is none."""
+        """The module's label; its SuiteCRM name when there is none or the
+        messages are not in the labels' language."""
+        if not _labels_shown():
+            return module
         return self.modules.get(module, module)
 
     def field_label(self, module: str, field: str) -> str:
-        """The field's label; its SuiteCRM name when there is none."""
+        """The field's label; its SuiteCRM name when there is none or the
+        messages are not in the labels' language (English)."""
+        if not _labels_shown():
+            return field
         return self.fields.get(module, {}).get(field, field)
 
     def field_for(self, module: str, label: str) -> str:
@@ -112,7 +135,7 @@ class Labels:
             _('"{label}" is not a field of {module}; known fields: {known}').format(
                 label=label,
                 module=self.module_label(module),
-                known="、".join(known.values()),
+                known=join_names(known.values() if _labels_shown() else known),
             )
         )
 

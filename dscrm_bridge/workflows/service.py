@@ -37,7 +37,7 @@ from dscrm_bridge.workflows.definition import (
 )
 from dscrm_bridge.workflows.engine import RunResult, prepare_inputs, run_workflow
 from dscrm_bridge.workflows.importer import ImportSummary, import_sheet
-from dscrm_bridge.workflows.labels import load_labels
+from dscrm_bridge.workflows.labels import join_names, load_labels
 from dscrm_bridge.workflows.values import zone
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def summary_lines(summary: ImportSummary) -> list[str]:
     if summary.ignored_columns:
         lines.append(
             _("Ignored columns (no field of that name): {names}").format(
-                names="、".join(summary.ignored_columns)
+                names=join_names(summary.ignored_columns)
             )
         )
     for error in summary.errors:

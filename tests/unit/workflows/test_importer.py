@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dscrm_bridge.errors import InputError
+from dscrm_bridge.i18n import set_language
 from dscrm_bridge.workflows.importer import (
     import_sheet,
     load_header_map,
@@ -15,6 +16,7 @@ from dscrm_bridge.workflows.importer import (
     resolve_headers,
 )
 from dscrm_bridge.workflows.labels import load_labels
+from dscrm_bridge.workflows.service import summary_lines
 from dscrm_bridge.workflows.values import zone
 
 from .sheets import HEADERS, customer_sheet, write_csv, write_xlsx
@@ -154,3 +156,24 @@ def test_opportunities_cannot_be_matched_by_phone(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", [["商机名称"], ["x"]], "utf-8")
     with pytest.raises(InputError, match="name"):
         _dry_run(path, module="Opportunities", match_key="phone")
+
+
+def test_in_english_row_errors_name_suitecrm_fields_and_list_with_commas(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        [*HEADERS, "爱好", "生日"],
+        ["甲公司", "电话待补", "区块链", "", "", "", "", "读书", "x"],
+    ]
+    path = write_csv(tmp_path / "customers.csv", rows, "utf-8")
+    set_language("en")
+    try:
+        lines = summary_lines(_dry_run(path))
+    finally:
+        set_language("zh_CN")
+
+    assert "Ignored columns (no field of that name): 爱好, 生日" in lines
+    row = next(line for line in lines if line.startswith("Row 2: "))
+    assert row.startswith("Row 2: phone_office: ")
+    assert "; " in row and "is not a value of industry;" in row
+    assert "办公电话" not in row and "、" not in row and "；" not in row

@@ -59,12 +59,21 @@ def test_label_becomes_its_key(module: str, field: str, label: str, key: str) ->
 
 
 def test_unknown_label_is_refused_with_the_accepted_labels() -> None:
+    set_language("zh_CN")
     with pytest.raises(InputError) as caught:
         load_labels().to_key("Accounts", "industry", "互联网")
     message = str(caught.value)
-    assert '"互联网"' in message
-    assert "行业" in message
-    assert "科技" in message and "金融" in message
+    assert "「互联网」不是行业的有效值" in message
+    assert "科技、电信" in message
+
+
+def test_in_english_the_refusal_names_suitecrm_fields_and_keys() -> None:
+    with pytest.raises(InputError) as caught:
+        load_labels().to_key("Accounts", "industry", "互联网")
+    message = str(caught.value)
+    assert "is not a value of industry;" in message
+    assert "Banking, Biotechnology" in message
+    assert "行业" not in message and "、" not in message
 
 
 def test_near_miss_is_not_guessed() -> None:
