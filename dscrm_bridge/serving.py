@@ -49,12 +49,11 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except (OSError, OverflowError) as exc:
+    except OSError as exc:
         sock.close()
-        reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
         raise BridgeError(
             _("Cannot listen on {host}:{port}: {error}. Choose another port.").format(
-                host=host, port=port, error=reason
+                host=host, port=port, error=_reason(exc)
             )
         ) from exc
     sock.listen(BACKLOG)
