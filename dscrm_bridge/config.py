@@ -23,7 +23,7 @@ import yaml
 
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
-from dscrm_bridge.yamlfile import parse_yaml
+from dscrm_bridge.yamlfile import explain_schema_error, parse_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -466,7 +466,7 @@ def _validate(
         if _is_secret_path(path):
             continue  # already reported by _find_secrets_in_file
         origin = _describe(path, lines, from_env=_has(overrides, path))
-        problems.append(origin + _explain(error))
+        problems.append(origin + explain_schema_error(error))
     return problems
 
 
@@ -494,49 +494,6 @@ def _describe_unknown_keys(
             )
         )
     return problems
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    value = error.instance
-    if error.validator == "type":
-        return _("expected {expected}, got {value!r}").format(
-            expected=_type_name(error.validator_value), value=value
-        )
-    if error.validator == "enum":
-        return _("{value!r} is not one of {choices}").format(
-            value=value, choices=", ".join(map(str, error.validator_value))
-        )
-    if error.validator == "pattern":
-        return _("{value!r} does not have the expected form ({pattern})").format(
-            value=value, pattern=error.validator_value
-        )
-    limits = {
-        "minimum": _("{value!r} is too small; the least allowed is {limit}"),
-        "exclusiveMinimum": _("{value!r} is too small; it must be more than {limit}"),
-        "maximum": _("{value!r} is too large; the most allowed is {limit}"),
-        "minLength": _("must not be empty"),
-    }
-    if error.validator in limits:
-        return limits[str(error.validator)].format(
-            value=value, limit=error.validator_value
-        )
-    if error.validator == "uniqueItems":
-        return _("the list repeats an item")
-    return error.message
-
-
-def _type_name(expected: object) -> str:
-    names = {
-        "string": _("a string"),
-        "integer": _("a whole number"),
-        "number": _("a number"),
-        "boolean": _("true or false"),
-        "array": _("a list"),
-        "object": _("a mapping"),
-    }
-    if isinstance(expected, list):
-        return " / ".join(names.get(e, e) for e in expected)
-    return names.get(str(expected), str(expected))
 
 
 def _has(tree: Mapping[str, Any], path: tuple[str, ...]) -> bool:

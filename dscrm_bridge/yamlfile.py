@@ -1,5 +1,8 @@
 """YAML read with the line of every value, and problems reported as file:line.
 
+Also owns :func:`explain_schema_error`: one JSON-schema refusal in the product's
+language, for every file checked against a schema (configuration, roles).
+
 PyYAML's ``safe_load`` forgets where a value came from and lets a repeated key
 silently replace the first; every file a user writes (configuration, roles,
 workflows) needs both, so the node tree is turned into plain data here,
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 from dscrm_bridge.errors import InputError
@@ -134,3 +138,58 @@ def _to_data(
             items.append(_to_data(item, (*path, index), lines, problems))
         return items
     return _SCALARS.construct_object(node)
+
+
+def explain_schema_error(error: jsonschema.ValidationError) -> str:
+    """What ``error`` refuses, in the product's language (never jsonschema's)."""
+    value = error.instance
+    if error.validator == "type":
+        return _("expected {expected}, got {value!r}").format(
+            expected=_type_name(error.validator_value), value=value
+        )
+    if error.validator == "enum":
+        return _("{value!r} is not one of {choices}").format(
+            value=value, choices=", ".join(map(str, error.validator_value))
+        )
+    if error.validator == "pattern":
+        return _("{value!r} does not have the expected form ({pattern})").format(
+            value=value, pattern=error.validator_value
+        )
+    if error.validator == "required":
+        present = value if isinstance(value, Mapping) else {}
+        missing = [key for key in error.validator_value if key not in present]
+        return _("{keys} is missing").format(keys=", ".join(missing))
+    if error.validator == "additionalProperties":
+        return _("unknown key here")
+    limits = {
+        "minimum": _("{value!r} is too small; the least allowed is {limit}"),
+        "exclusiveMinimum": _("{value!r} is too small; it must be more than {limit}"),
+        "maximum": _("{value!r} is too large; the most allowed is {limit}"),
+        "minLength": _("must not be empty"),
+        "maxLength": _("{value!r} is too long; at most {limit} characters"),
+        "minItems": _("the list needs at least {limit} items"),
+        "maxItems": _("the list takes at most {limit} items"),
+    }
+    if error.validator in limits:
+        return limits[str(error.validator)].format(
+            value=value, limit=error.validator_value
+        )
+    if error.validator == "uniqueItems":
+        return _("the list repeats an item")
+    if error.validator in ("oneOf", "anyOf"):
+        return _("{value!r} is not one of the accepted forms").format(value=value)
+    return _("{value!r} is not accepted here").format(value=value)
+
+
+def _type_name(expected: object) -> str:
+    names = {
+        "string": _("a string"),
+        "integer": _("a whole number"),
+        "number": _("a number"),
+        "boolean": _("true or false"),
+        "array": _("a list"),
+        "object": _("a mapping"),
+    }
+    if isinstance(expected, list):
+        return " / ".join(names.get(e, e) for e in expected)
+    return names.get(str(expected), str(expected))

@@ -45,13 +45,15 @@ from dscrm_bridge.suitecrm.acl import (
     ACL_ALLOW_NONE,
     MODULE_ACTIONS,
 )
-from dscrm_bridge.yamlfile import Path_, Problems, read_yaml
+from dscrm_bridge.yamlfile import Path_, Problems, explain_schema_error, read_yaml
 
 logger = logging.getLogger(__name__)
 
 PRESET_DIR = Path(__file__).parent / "presets"
 SCHEMA_FILE = SCHEMA_DIR / "roles.schema.json"
 ALL_MODULES_KEY = "*"
+# Words a roles file may use where it takes true or false (prune, admin).
+BOOLEAN_WORDS: Mapping[str, bool] = {"是": True, "否": False, "真": True, "假": False}
 
 # One word for a whole module row (see the schema's description of "modules").
 ROW_WORDS: Mapping[int, Mapping[str, int]] = {
@@ -103,6 +105,7 @@ def build_spec(
             ),
         )
         problems.raise_if_any()
+    _read_boolean_words(data)
     if not _check_schema(data, problems):
         problems.raise_if_any()
 
@@ -123,6 +126,18 @@ def build_spec(
 
 
 # -- structure ----------------------------------------------------------------
+
+
+def _read_boolean_words(data: dict[str, Any]) -> None:
+    """Turn 是/否 and 真/假 into true/false where the file takes a boolean."""
+    users = data.get("users")
+    places = [(data, "prune")]
+    if isinstance(users, list):
+        places += [(user, "admin") for user in users if isinstance(user, dict)]
+    for place, key in places:
+        value = place.get(key)
+        if isinstance(value, str) and value.strip() in BOOLEAN_WORDS:
+            place[key] = BOOLEAN_WORDS[value.strip()]
 
 
 @functools.cache
@@ -166,13 +181,10 @@ def _schema_message(error: jsonschema.ValidationError, path: Path_) -> str:
         return _(
             "{where}: unknown key {keys}; the keys allowed here are: {allowed}."
         ).format(where=where, keys=", ".join(extra), allowed=", ".join(allowed))
+    message = explain_schema_error(error)
     if error.validator == "required":
-        return _("{where}: {message}; add it.").format(
-            where=where, message=error.message
-        )
-    return _("{where}: {message}; fix the value.").format(
-        where=where, message=error.message
-    )
+        return _("{where}: {message}; add it.").format(where=where, message=message)
+    return _("{where}: {message}; fix the value.").format(where=where, message=message)
 
 
 # -- roles --------------------------------------------------------------------

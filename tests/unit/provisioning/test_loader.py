@@ -309,3 +309,43 @@ def test_the_readme_example_loads() -> None:
     assert spec.roles["售前"].level("Accounts", "export") == -99
     assert spec.roles["市场专员"].level("Campaigns", "massupdate") == -99
     assert spec.users["lisi"].roles == {"市场专员"}
+
+
+def test_chinese_yes_and_no_are_booleans(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        prune: 否
+        users:
+          - user_name: boss
+            admin: 是
+          - user_name: user1
+            admin: 假
+        """,
+    )
+
+    spec = load_roles_file(path)
+
+    assert spec.prune is False
+    assert (spec.users["boss"].is_admin, spec.users["user1"].is_admin) == (True, False)
+
+
+def test_schema_problems_read_in_chinese_with_their_line(tmp_path: Path) -> None:
+    i18n.set_language("zh_CN")
+    path = _write(
+        tmp_path,
+        """
+        users:
+          - user_name: boss
+            admin: 也许
+          - title: 经理
+        """,
+    )
+
+    with pytest.raises(InputError) as caught:
+        load_roles_file(path)
+
+    message = str(caught.value)
+    assert f"{path}:3: users.0.admin：应为true 或 false，实际为 '也许'" in message
+    assert f"{path}:4: users.1：缺少 user_name" in message
+    assert "is not of type" not in message and "required property" not in message
