@@ -49,6 +49,13 @@ _KEYS_PER_QUERY = 500
 
 Fence = Callable[[Connection], None]
 
+# Writes of one batch tried when another writer keeps recording its changes.
+_APPEND_ATTEMPTS = 3
+
+
+class DuplicateEntry(Exception):
+    """Inside :meth:`FeedStore.append`: a change key was inserted by another writer."""
+
 
 @dataclass(frozen=True)
 class SnapshotRow:
@@ -118,36 +125,76 @@ class FeedStore:
                 never told).
             fence: called first inside the transaction; raises to refuse it.
 
-        Returns the changes actually appended, in the order given.
+        Returns the changes actually appended, in the order given.  A change
+        another writer recorded between the check and the insert (a race on
+        ``change_key``) counts as already recorded: the write is retried.
         """
+        for attempt in range(_APPEND_ATTEMPTS):
+            try:
+                return self._append(
+                    changes,
+                    cursors=cursors,
+                    snapshots=snapshots,
+                    backfills=backfills,
+                    rows_read=rows_read,
+                    floors=floors,
+                    fence=fence,
+                )
+            except DuplicateEntry as exc:
+                if attempt + 1 == _APPEND_ATTEMPTS:
+                    cause = exc.__cause__
+                    assert isinstance(cause, sa.exc.SQLAlchemyError)
+                    raise self._database_error(cause) from cause
+                logger.info("a change was recorded meanwhile; writing the batch again")
+        raise AssertionError("unreachable")
+
+    def _append(
+        self,
+        changes: Iterable[FeedChange],
+        *,
+        cursors: Mapping[str, Keyset | None] | None,
+        snapshots: Mapping[str, Mapping[str, SnapshotRow]] | None,
+        backfills: Mapping[str, Backfill | None] | None,
+        rows_read: Mapping[str, int] | None,
+        floors: Mapping[str, Keyset | None] | None,
+        fence: Fence | None,
+    ) -> list[FeedChange]:
+        changes = list(changes)
         now = utc_now()
-        with self._connect() as conn, conn.begin():
-            if fence is not None:
-                fence(conn)
-            fresh = _unseen(conn, changes)
-            if fresh:
-                conn.execute(
-                    feed_entries.insert(), [_entry_row(c, now=now) for c in fresh]
-                )
-            for source, keyset in (cursors or {}).items():
-                _save_cursor(conn, source, keyset, now=now)
-            for source, records in (snapshots or {}).items():
-                _save_snapshots(conn, source, records, now=now)
-            for source, backfill in (backfills or {}).items():
-                _save_status(conn, source, _backfill_values(backfill))
-            for source, count in (rows_read or {}).items():
-                _add_rows(conn, source, count)
-            for source, floor in (floors or {}).items():
-                _save_status(
-                    conn,
-                    source,
-                    {
-                        "floor_modified": floor.date_modified if floor else None,
-                        "floor_id": floor.id if floor else None,
-                    },
-                )
+        with self._connect() as conn:
+            try:
+                with conn.begin():
+                    if fence is not None:
+                        fence(conn)
+                    fresh = _unseen(conn, changes)
+                    if fresh:
+                        conn.execute(
+                            feed_entries.insert(),
+                            [_entry_row(c, now=now) for c in fresh],
+                        )
+                    _save_state(
+                        conn,
+                        now=now,
+                        cursors=cursors,
+                        snapshots=snapshots,
+                        backfills=backfills,
+                        rows_read=rows_read,
+                        floors=floors,
+                    )
+            except sa.exc.IntegrityError as exc:
+                # Another writer inserted a key between the check and the
+                # insert; the transaction rolled back.
+                raise DuplicateEntry() from exc
         logger.debug("appended %d feed entries", len(fresh))
         return fresh
+
+    def held_keys(self, change_keys: Iterable[str]) -> set[str]:
+        """Which of ``change_keys`` the feed already holds."""
+        wanted = sorted(set(change_keys))
+        if not wanted:
+            return set()
+        with self._connect() as conn:
+            return _held(conn, wanted)
 
     def snapshots(
         self, source: str, record_ids: Iterable[str]
@@ -370,15 +417,20 @@ def _unseen(conn: Connection, changes: Iterable[FeedChange]) -> list[FeedChange]
     by_key: dict[str, FeedChange] = {}
     for change in changes:
         by_key.setdefault(change.change_key, change)
-    keys = list(by_key)
+    for held in _held(conn, list(by_key)):
+        by_key.pop(held, None)
+    return list(by_key.values())
+
+
+def _held(conn: Connection, keys: list[str]) -> set[str]:
+    found: set[str] = set()
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
         query = sa.select(feed_entries.c.change_key).where(
             feed_entries.c.change_key.in_(chunk)
         )
-        for held in conn.execute(query).scalars():
-            by_key.pop(held, None)
-    return list(by_key.values())
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def _entry_row(change: FeedChange, *, now: datetime) -> dict[str, Any]:
@@ -435,6 +487,35 @@ def _snapshot_row(row: RowMapping) -> SnapshotRow:
         date_modified=row["date_modified"],
         deleted=bool(row["deleted"]),
     )
+
+
+def _save_state(
+    conn: Connection,
+    *,
+    now: datetime,
+    cursors: Mapping[str, Keyset | None] | None,
+    snapshots: Mapping[str, Mapping[str, SnapshotRow]] | None,
+    backfills: Mapping[str, Backfill | None] | None,
+    rows_read: Mapping[str, int] | None,
+    floors: Mapping[str, Keyset | None] | None,
+) -> None:
+    for source, keyset in (cursors or {}).items():
+        _save_cursor(conn, source, keyset, now=now)
+    for source, records in (snapshots or {}).items():
+        _save_snapshots(conn, source, records, now=now)
+    for source, backfill in (backfills or {}).items():
+        _save_status(conn, source, _backfill_values(backfill))
+    for source, count in (rows_read or {}).items():
+        _add_rows(conn, source, count)
+    for source, floor in (floors or {}).items():
+        _save_status(
+            conn,
+            source,
+            {
+                "floor_modified": floor.date_modified if floor else None,
+                "floor_id": floor.id if floor else None,
+            },
+        )
 
 
 def _save_snapshots(

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from dscrm_bridge.errors import DatabaseError, InputError
-from dscrm_bridge.i18n import _
+from dscrm_bridge.i18n import N_, _
 from dscrm_bridge.suitecrm import tables
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class RecordInfo:
     name: str
     modified_user_id: str | None
     date_modified: datetime | None
+    date_entered: datetime | None = None
 
 
 SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb")
@@ -110,9 +112,35 @@ def mask_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+# MySQL/MariaDB error codes of a connection that failed, and what to do.
+_ACCESS_DENIED, _CANNOT_CONNECT, _UNKNOWN_DATABASE = 1045, 2003, 1049
+_CONNECTION_FAILURES = {
+    _ACCESS_DENIED: N_(
+        "The database {url} refused the login (access denied): check the user "
+        "name and the password in the URL, or the user's grants"
+    ),
+    _CANNOT_CONNECT: N_(
+        "Cannot connect to the database server of {url}: check that it runs and "
+        "that the host and port in the URL are right"
+    ),
+    _UNKNOWN_DATABASE: N_(
+        "The database named in {url} does not exist on that server: check the "
+        "database name in the URL, or create it"
+    ),
+}
+
+
 def database_error(engine: Engine, exc: sa.exc.SQLAlchemyError) -> DatabaseError:
-    """A :class:`DatabaseError` telling what failed on ``engine`` (URL masked)."""
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    """A :class:`DatabaseError` telling what failed on ``engine`` (URL masked).
+
+    A refused login, an unreachable server and an unknown database say so and
+    what to do; any other failure names the statement's error.
+    """
+    orig = getattr(exc, "orig", None)
+    code = orig.args[0] if orig is not None and orig.args else None
+    if isinstance(exc, sa.exc.OperationalError) and code in _CONNECTION_FAILURES:
+        return DatabaseError(_(_CONNECTION_FAILURES[code]).format(url=mask_url(engine)))
+    reason = str(orig or exc).splitlines()[0]
     return DatabaseError(
         _("A statement on the database {url} failed: {reason}").format(
             url=mask_url(engine), reason=reason
@@ -150,17 +178,53 @@ def _has_cjk(text: str) -> bool:
     )
 
 
+# Tables every SuiteCRM database has; their absence means a wrong database.
+_TELLTALE_TABLES = ("accounts", "users")
+
+
 class SuiteCRMGateway:
     """Reads SuiteCRM's database; never writes to it."""
 
     def __init__(self, url_or_engine: str | sa.URL | Engine) -> None:
+        if not isinstance(url_or_engine, Engine):
+            _refuse_missing_sqlite_file(url_or_engine)
         self.engine = open_engine(url_or_engine)
+
+    def verify(self) -> None:
+        """Refuse a database that cannot be reached or is not SuiteCRM's.
+
+        Raises:
+            DatabaseError: the connection failed (what to do is said), or a
+                table every SuiteCRM database has is missing.
+        """
+        with self.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+        for name in _TELLTALE_TABLES:
+            if name not in present:
+                raise DatabaseError(
+                    _(
+                        "{url} does not look like a SuiteCRM database: table "
+                        "{table} missing"
+                    ).format(url=mask_url(self.engine), table=name)
+                )
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection whose SQLAlchemy errors surface as :class:`DatabaseError`."""
         with translate_errors(self.engine), self.engine.connect() as conn:
             yield conn
+
+    def now(self) -> datetime:
+        """The database's clock as naive UTC (what a cursor may not pass)."""
+        if self.engine.dialect.name == "sqlite":
+            clock: sa.ColumnElement[Any] = sa.func.datetime("now")
+        else:
+            clock = sa.func.utc_timestamp()
+        with self.connect() as conn:
+            value = conn.execute(sa.select(clock)).scalar_one()
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(microsecond=0)
 
     def last_keyset(self, table: sa.Table) -> Keyset | None:
         """The newest (date_modified, id) of ``table``; None when it holds no rows."""
@@ -215,7 +279,12 @@ class SuiteCRMGateway:
         table = MODULE_TABLES.get(module)
         if table is None:
             return {}
-        columns = (table.c.id, table.c.modified_user_id, table.c.date_modified)
+        columns = (
+            table.c.id,
+            table.c.modified_user_id,
+            table.c.date_modified,
+            table.c.date_entered,
+        )
         name_columns = _name_columns(table)
         found: dict[str, RecordInfo] = {}
         for row in self._rows_by_id(table, columns + name_columns, ids):
@@ -223,6 +292,7 @@ class SuiteCRMGateway:
                 name=record_name(module, row._mapping),
                 modified_user_id=row.modified_user_id,
                 date_modified=row.date_modified,
+                date_entered=row.date_entered,
             )
         return found
 
@@ -240,6 +310,23 @@ class SuiteCRMGateway:
                 query = sa.select(*columns).where(table.c.id.in_(chunk))
                 rows.extend(conn.execute(query))
         return rows
+
+
+def _refuse_missing_sqlite_file(url_or_text: str | sa.URL) -> None:
+    # SQLite would create an empty file and fail later with "no such table".
+    try:
+        url = sa.make_url(url_or_text)
+    except sa.exc.ArgumentError:
+        return  # open_engine says what is wrong with it
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if not Path(url.database).is_file():
+        raise DatabaseError(
+            _(
+                "The SuiteCRM database file {path} does not exist: check "
+                "suitecrm.database_url"
+            ).format(path=url.database)
+        )
 
 
 def record_name(module: str, row: Mapping[Any, Any]) -> str:

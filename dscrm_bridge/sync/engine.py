@@ -14,8 +14,15 @@ further in the past than the window (Q19).
 
 The first run of a source without ``since`` only marks where it starts (the
 table's newest row) and records nothing old.  ``since`` makes a run a backfill:
-it reads from that moment, keeps its progress per source, and a later run with
-the same ``since`` resumes where an interrupted one stopped.
+before reading anything it stores the requested start for every source of the
+run, then keeps each source's progress; a later run - with the same ``since``
+or with none - resumes an unfinished backfill where it stopped.
+
+A cursor never moves past "now" (SuiteCRM's database clock for the SQL source,
+the bridge's for the API source): V8 honours a client-supplied
+``date_modified`` (Q19), and one row dated in the future would otherwise move
+the cursor past every later change.  Such a row is re-read each poll (it stays
+after the cursor) and its change keys keep it to one entry.
 
 Changes whose actor is one of ``ignore_user_ids`` (the bridge's own SuiteCRM
 users: write-back, provisioning) are not told, though the records' snapshots
@@ -34,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dscrm_bridge.errors import BridgeError, InputError
-from dscrm_bridge.feed import FeedChange, FeedStore
+from dscrm_bridge.feed import FeedAction, FeedChange, FeedStore
 from dscrm_bridge.feed.store import Backfill, Fence, SnapshotRow, utc_now
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm.gateway import Keyset, RecordInfo, SuiteCRMGateway
@@ -49,6 +56,7 @@ from dscrm_bridge.sync.sources import (
     actors_wanted,
     after_floor,
     link_actors,
+    link_change_key,
     link_changes,
     record_changes,
     related_wanted,
@@ -96,6 +104,8 @@ class SyncResult:
     ignored: int = 0
     #: the run stopped early when asked to; it resumes where it stopped
     interrupted: bool = False
+    #: sources whose unfinished backfill this run resumed without ``since``
+    resumed: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -126,6 +136,8 @@ class _Run:
     result: SyncResult
     cursors: dict[str, Keyset | None]
     floors: dict[str, Keyset]
+    #: the latest moment a cursor may point at (SuiteCRM's "now")
+    ceiling: datetime
 
 
 def sync_once(
@@ -137,7 +149,7 @@ def sync_once(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
     overlap_s: float = DEFAULT_OVERLAP_S,
-    security_groups: bool = False,
+    security_groups: bool = True,
     ignore_user_ids: Collection[str] = (),
     should_stop: StopCheck | None = None,
     fence: Fence | None = None,
@@ -151,27 +163,30 @@ def sync_once(
         modules: SuiteCRM modules to mirror; their link tables come along.
         since: backfill from this moment (naive means UTC) instead of the
             cursors; changes already in the feed are not appended again.
+            Without it, a source's unfinished backfill is resumed.
         batch_size: rows read per query and written per transaction.
         progress: called after every batch written.
         overlap_s: seconds re-read behind each cursor.
         security_groups: also mirror security-group membership of records of
-            ``modules`` and of users.
+            ``modules`` and of users (on, like ``sync.security_groups``).
         ignore_user_ids: SuiteCRM user ids whose changes are not told.
         should_stop: asked between batches; True ends the run after the batch.
         fence: checked inside every write's transaction (the runner's lease).
 
     Raises:
         InputError: an unknown module, a batch size below 1 or a negative overlap.
-        DatabaseError: either database failed; entries and cursors written by
+        DatabaseError: either database failed (a refused login, an unreachable
+            server, an unknown database, a missing SQLite file or a database
+            without SuiteCRM's tables say so); entries and cursors written by
             earlier batches stay.
     """
     modules = list(modules)
     _check_arguments(modules, batch_size, overlap_s)
-    gateway = (
-        suitecrm
-        if isinstance(suitecrm, SuiteCRMGateway | ApiReader)
-        else SuiteCRMGateway(suitecrm)
-    )
+    if isinstance(suitecrm, SuiteCRMGateway | ApiReader):
+        gateway = suitecrm
+    else:
+        gateway = SuiteCRMGateway(suitecrm)
+        gateway.verify()
     store = feed if isinstance(feed, FeedStore) else FeedStore(feed)
     run = _Run(
         gateway=gateway,
@@ -187,12 +202,14 @@ def sync_once(
         result=SyncResult(appended=dict.fromkeys(modules, 0)),
         cursors=store.cursors(),
         floors=store.floors(),
+        ceiling=suitecrm_now(gateway),
     )
 
+    sources = readable_sources(gateway, modules, security_groups=security_groups)
+    if run.since is not None:
+        _plan_backfills(run, sources)
     runs: dict[str, tuple[int, str | None]] = {}
-    for source in sources_for(modules, security_groups=security_groups):
-        if isinstance(source, LinkSource) and not getattr(gateway, "reads_links", True):
-            continue
+    for source in sources:
         if run.should_stop():
             run.result.interrupted = True
             break
@@ -215,6 +232,83 @@ def sync_once(
         result.ignored,
     )
     return result
+
+
+def readable_sources(
+    gateway: SuiteCRMGateway | ApiReader,
+    modules: Iterable[str],
+    *,
+    security_groups: bool = True,
+) -> list[Source]:
+    """The sources of ``modules`` that ``gateway`` can read (the API: no links)."""
+    reads_links = getattr(gateway, "reads_links", True)
+    return [
+        source
+        for source in sources_for(modules, security_groups=security_groups)
+        if reads_links or not isinstance(source, LinkSource)
+    ]
+
+
+def plan_backfill(
+    suitecrm: SuiteCRMGateway | ApiReader,
+    store: FeedStore,
+    *,
+    modules: Iterable[str],
+    since: datetime,
+    security_groups: bool = True,
+    fence: Fence | None = None,
+) -> list[str]:
+    """Store a backfill from ``since`` for every source of ``modules``, reading none.
+
+    Called before a backfill's first batch (``dscrm sync --once --since``), so
+    that a run interrupted before reaching a source - or before writing
+    anything - still resumes that source's backfill later, with or without
+    ``since``.  A source already backfilling from ``since`` keeps its progress.
+    Returns the sources whose backfill was (re)started.
+    """
+    moment = _as_utc(since)
+    assert moment is not None
+    run = _Run(
+        gateway=suitecrm,
+        store=store,
+        modules=frozenset(modules),
+        since=moment,
+        batch_size=DEFAULT_BATCH_SIZE,
+        overlap=timedelta(0),
+        ignore=frozenset(),
+        progress=None,
+        should_stop=lambda: False,
+        fence=fence,
+        result=SyncResult(),
+        cursors={},
+        floors=store.floors(),
+        ceiling=utc_now(),
+    )
+    sources = readable_sources(suitecrm, modules, security_groups=security_groups)
+    return _plan_backfills(run, sources)
+
+
+def _plan_backfills(run: _Run, sources: list[Source]) -> list[str]:
+    assert run.since is not None
+    planned: dict[str, Backfill | None] = {}
+    for source in sources:
+        held = run.store.backfill(source.name)
+        if held is not None and held.since == run.since:
+            continue
+        total = run.gateway.count_after(source.table, Keyset(run.since, ""))
+        planned[source.name] = Backfill(
+            since=run.since, position=None, done=0, total=total, started_at=utc_now()
+        )
+    if planned:
+        run.store.append([], backfills=planned, fence=run.fence)
+        logger.info("backfill from %s planned for %s", run.since, sorted(planned))
+    return sorted(planned)
+
+
+def suitecrm_now(gateway: SuiteCRMGateway | ApiReader) -> datetime:
+    """SuiteCRM's "now" as naive UTC: its database's clock, else the bridge's."""
+    now = getattr(gateway, "now", None)
+    return now() if callable(now) else utc_now()
 
 
 def _check_arguments(modules: list[str], batch_size: int, overlap_s: float) -> None:
@@ -246,19 +340,29 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 def _sync_source(run: _Run, source: Source) -> None:
     """Read ``source`` from its window's start to its newest row."""
     known = source.name in run.cursors
-    cursor = run.cursors.get(source.name)
-    if run.since is None and not known:
+    # A cursor or floor stored past "now" (a future-dated row, before the cap
+    # existed) is pulled back, or every later change would sort before it.
+    cursor = _capped(run.cursors.get(source.name), run.ceiling)
+    backfill = run.store.backfill(source.name)
+    if backfill is not None and run.since is None:
+        logger.warning(
+            "%s: resuming the unfinished backfill from %s after %d rows",
+            source.name,
+            backfill.since,
+            backfill.done,
+        )
+        run.result.resumed.append(source.name)
+    elif backfill is None and not known:
         _start_from_now(run, source)
         return
 
-    backfill = _backfill_for(run, source) if run.since is not None else None
     if backfill is not None:
         start = Keyset(backfill.since, "")
         floor: Keyset | None = start
         position: Keyset | None = backfill.position or start
         _lower_floor(run, source, start)
     else:
-        floor = run.floors.get(source.name)
+        floor = _capped(run.floors.get(source.name), run.ceiling)
         overlap = run.overlap + timedelta(seconds=source.extra_overlap_s)
         position = _behind(cursor, overlap)
     clock_start, done = time.monotonic(), 0
@@ -270,7 +374,7 @@ def _sync_source(run: _Run, source: Source) -> None:
         if not rows:
             break
         position = Keyset(rows[-1]["date_modified"], rows[-1]["id"])
-        cursor = _later(cursor, position)
+        cursor = _capped(_later(cursor, position), run.ceiling)
         changes, snapshots = _changes_of(run, source, list(rows), floor)
         if backfill is not None:
             backfill = replace(
@@ -285,6 +389,8 @@ def _sync_source(run: _Run, source: Source) -> None:
             fence=run.fence,
         )
         run.cursors[source.name] = cursor
+        if position.date_modified > run.ceiling:
+            _note_future_rows(run, source, rows, appended)
         done += len(rows)
         run.result.rows_read += len(rows)
         run.result.count_appended(appended)
@@ -302,7 +408,7 @@ def _sync_source(run: _Run, source: Source) -> None:
     if backfill is not None or not known:
         # Finished: forget the backfill; a source that was empty after
         # ``since`` goes on from there.
-        final = cursor or (Keyset(run.since, "") if run.since else None)
+        final = cursor or (Keyset(backfill.since, "") if backfill else None)
         run.store.append(
             [],
             cursors={source.name: final},
@@ -312,16 +418,27 @@ def _sync_source(run: _Run, source: Source) -> None:
         run.cursors[source.name] = final
 
 
-def _backfill_for(run: _Run, source: Source) -> Backfill:
-    """The backfill of ``source`` from ``run.since``: resumed if one was under way."""
-    assert run.since is not None
-    held = run.store.backfill(source.name)
-    if held is not None and held.since == run.since:
-        logger.info("%s: resuming the backfill after %d rows", source.name, held.done)
-        return held
-    total = run.gateway.count_after(source.table, Keyset(run.since, ""))
-    return Backfill(
-        since=run.since, position=None, done=0, total=total, started_at=utc_now()
+def _capped(keyset: Keyset | None, ceiling: datetime) -> Keyset | None:
+    if keyset is None or keyset.date_modified <= ceiling:
+        return keyset
+    return Keyset(ceiling, "")
+
+
+def _note_future_rows(
+    run: _Run, source: Source, rows: Iterable[Row], appended: list[FeedChange]
+) -> None:
+    # These rows are re-read every poll: warn only when they gave new entries,
+    # so the warning comes once per change, not once per poll.
+    future = {row["id"] for row in rows if row["date_modified"] > run.ceiling}
+    told = sorted({c.record_id for c in appended if c.record_id in future})
+    log = logger.warning if told else logger.debug
+    log(
+        "%s: %d rows dated after SuiteCRM's clock (%s), e.g. %s; the cursor "
+        "stays at that moment and they are re-read each poll",
+        source.name,
+        len(future),
+        run.ceiling,
+        (told or sorted(future))[:5],
     )
 
 
@@ -377,7 +494,7 @@ def _lower_floor(run: _Run, source: Source, floor: Keyset) -> None:
 
 
 def _start_from_now(run: _Run, source: Source) -> None:
-    newest = run.gateway.last_keyset(source.table)
+    newest = _capped(run.gateway.last_keyset(source.table), run.ceiling)
     run.store.append(
         [], cursors={source.name: newest}, floors={source.name: newest}, fence=run.fence
     )
@@ -410,10 +527,17 @@ def _changes_of(
         names = run.gateway.user_names(
             link_actors(related) | actors_wanted(source, rows)
         )
+        told = run.store.held_keys(
+            link_change_key(source, row, FeedAction.RELATE)
+            for row in rows
+            if row["deleted"]
+        )
         changes = [
             change
             for row in rows
-            for change in link_changes(source, row, user_names=names, related=related)
+            for change in link_changes(
+                source, row, user_names=names, related=related, floor=floor, told=told
+            )
         ]
         return _drop_own(run, changes), {}
     assert isinstance(source, RecordSource)

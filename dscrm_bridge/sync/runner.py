@@ -56,7 +56,14 @@ from dscrm_bridge.suitecrm.gateway import (
 )
 from dscrm_bridge.suitecrm.v8client import V8Client
 from dscrm_bridge.sync.api_source import ApiReader, reconcile_deletes
-from dscrm_bridge.sync.engine import ProgressCallback, StopCheck, SyncResult, sync_once
+from dscrm_bridge.sync.engine import (
+    ProgressCallback,
+    StopCheck,
+    SyncResult,
+    plan_backfill,
+    suitecrm_now,
+    sync_once,
+)
 from dscrm_bridge.sync.lease import Lease, LeaseLostError, lease_holders, runner_id
 from dscrm_bridge.sync.sources import RecordSource, sources_for
 from dscrm_bridge.sync.writeback import WRITEBACK_SOURCE, write_back
@@ -160,7 +167,9 @@ class SyncService:
             )
         else:
             self._check_sql()
-            self.reader = SuiteCRMGateway(config.suitecrm.sql_url())
+            gateway = SuiteCRMGateway(config.suitecrm.sql_url())
+            gateway.verify()
+            self.reader = gateway
         self._ignore: frozenset[str] | None = None
 
     def client(self) -> V8Client:
@@ -264,8 +273,19 @@ def run_once(
     """
     service = SyncService(config, client=client)
     holder = runner_id()
+    specs = job_specs(config)
+    if since is not None:
+        # Every source's requested start is stored before the first batch: an
+        # interrupted backfill then resumes, with or without --since.
+        plan_backfill(
+            service.reader,
+            service.store,
+            modules=[m for s in specs if s.kind is JobKind.SYNC for m in s.modules],
+            since=since,
+            security_groups=config.sync.security_groups,
+        )
     outcomes = []
-    for spec in job_specs(config):
+    for spec in specs:
         if spec.kind is JobKind.RECONCILE and not _reconcile_due(service, spec):
             continue
         with _leased(service, spec, holder) as lease:
@@ -302,11 +322,18 @@ def _leased(service: SyncService, spec: JobSpec, holder: str) -> Iterator[Lease]
         ttl_s=service.config.sync.lease_s,
     )
     if not lease.acquire():
+        holder_now, until = lease_holders(service.store.engine).get(
+            lease.name, ("?", None)
+        )
         raise SyncError(
             _(
-                "Sync job {job} is running in another `dscrm sync run`; try again "
-                "when it has finished"
-            ).format(job=spec.name)
+                "Another sync is running job {job} (holder {holder}, until {until}); "
+                "try again when it has finished"
+            ).format(
+                job=spec.name,
+                holder=holder_now,
+                until=_iso(until) if isinstance(until, datetime) else "?",
+            )
         )
     renewer = _Renewer(lease)
     renewer.start()
@@ -581,7 +608,9 @@ def _lag(service: SyncService, table: sa.Table, cursor: Keyset | None) -> float 
         return None
     if newest is None:
         return None
-    return max((newest.date_modified - cursor.date_modified).total_seconds(), 0.0)
+    # A row dated in the future (Q19) is no lag: the cursor stops at "now".
+    newest_at = min(newest.date_modified, suitecrm_now(service.reader))
+    return max((newest_at - cursor.date_modified).total_seconds(), 0.0)
 
 
 def _cursor_text(cursor: Keyset | None) -> str | None:

@@ -18,7 +18,11 @@ How a row is read:
   no entry.  Without a snapshot (a record last changed before the sync started)
   the update is told without its fields.
 - deleted (``deleted=1``): a delete entry, after the create when both fall in
-  the window.
+  the window.  A link row made and removed between two polls is read only
+  once, already soft-deleted: when its relate was never told and a linked
+  record was created after the source's floor (so the link cannot predate the
+  sync), it gives the relate and then the unrelate, as a record created and
+  deleted between polls gives both entries.
 - actor: ``created_by`` for a create, ``modified_user_id`` for anything else.
   Link tables mostly record no user: the actor is the last modifier of whichever
   linked record changed closest to the link's ``date_modified``.
@@ -334,9 +338,14 @@ def link_changes(
     *,
     user_names: Mapping[str, str],
     related: Mapping[str, Mapping[str, RecordInfo]],
+    floor: Keyset | None = None,
+    told: Collection[str] = (),
 ) -> list[FeedChange]:
-    """The relate or unrelate one row of a relationship table stands for."""
-    action = FeedAction.UNRELATE if row["deleted"] else FeedAction.RELATE
+    """The relate or unrelate one row of a relationship table stands for.
+
+    ``told`` holds the change keys already in the feed (for deleted rows:
+    whether their relate was told); ``floor`` is the source's starting row.
+    """
     record_id, related_id = row[source.id_column], row[source.related_column]
     module = source.module_of(row)
     if not record_id or not related_id or not module:
@@ -349,9 +358,14 @@ def link_changes(
             row["date_modified"],
             [(module, record), (source.related_module, other)],
         )
+    actions = [FeedAction.RELATE]
+    if row["deleted"]:
+        relate_key = link_change_key(source, row, FeedAction.RELATE)
+        made_since = relate_key not in told and _entered_after(floor, record, other)
+        actions = [FeedAction.RELATE, FeedAction.UNRELATE][0 if made_since else 1 :]
     return [
         FeedChange(
-            change_key=f"{source.name}:{row['id']}:{action.value}",
+            change_key=link_change_key(source, row, action),
             module=module,
             record_id=record_id,
             record_name=record.name if record else "",
@@ -363,7 +377,25 @@ def link_changes(
             related_id=related_id,
             related_name=other.name if other else "",
         )
+        for action in actions
     ]
+
+
+def link_change_key(source: LinkSource, row: Row, action: FeedAction) -> str:
+    """The change key of a link row's relate or unrelate."""
+    return f"{source.name}:{row['id']}:{action.value}"
+
+
+def _entered_after(floor: Keyset | None, *infos: RecordInfo | None) -> bool:
+    # A link is no older than the newer of its records.
+    if floor is None:
+        return True
+    return any(
+        info is not None
+        and info.date_entered is not None
+        and info.date_entered > floor.date_modified
+        for info in infos
+    )
 
 
 def link_actors(related: Mapping[str, Mapping[str, RecordInfo]]) -> set[str]:
@@ -396,8 +428,9 @@ def after_floor(row: Row, floor: Keyset | None) -> bool:
 
 
 def _actor_name(user_names: Mapping[str, str], actor: str | None) -> str:
-    # An id no user row matches is shown as the id rather than dropped.
-    return user_names.get(actor or "", actor or "")
+    # An id no user row matches is told like a missing one: the feed text says
+    # "unknown user" (render), the id stays in ``actor_id``.
+    return user_names.get(actor or "", "")
 
 
 def _closest_modifier(

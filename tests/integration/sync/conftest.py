@@ -19,6 +19,7 @@ from dscrm_bridge.config import Config, load_config
 from dscrm_bridge.feed import FeedStore, upgrade
 from dscrm_bridge.suitecrm import tables
 from tests.conftest import REPO_ROOT
+from tests.unit.feed.conftest import feed_store  # noqa: F401 - shared fixture
 from tests.unit.sync.conftest import SuiteCRMRows, with_story_users
 
 WAIT_S = 60

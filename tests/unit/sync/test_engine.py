@@ -260,10 +260,24 @@ def test_only_the_chosen_modules_are_read(
     suitecrm.record(tables.accounts, "a1", T0, name="客户甲")
     suitecrm.record(tables.notes, "n1", T0, name="纪要")
 
-    result = _sync(suitecrm, feed_store, since=SINCE, modules=["Notes"])
+    result = _sync(
+        suitecrm, feed_store, since=SINCE, modules=["Notes"], security_groups=False
+    )
 
     assert result.appended == {"Notes": 1}
     assert set(feed_store.cursors()) == {"notes"}
+
+
+def test_security_groups_are_mirrored_by_default_as_configured(
+    suitecrm: SuiteCRMRows, feed_store: FeedStore
+) -> None:
+    _sync(suitecrm, feed_store, modules=["Notes"])
+
+    assert set(feed_store.cursors()) == {
+        "notes",
+        "securitygroups_records",
+        "securitygroups_users",
+    }
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_once_ignores_the_bridge_api_user_and_reports_status(
     tmp_path: Path, suitecrm: SuiteCRMRows
 ) -> None:
     suitecrm.insert(tables.users, id=BRIDGE_ID, user_name="bridge", deleted=0)
-    config = _config(tmp_path, suitecrm)
+    config = _config(tmp_path, suitecrm, ignore_api_user=True)
     run_once(config)
     suitecrm.record(tables.accounts, "a1", T0, name="甲", by=BRIDGE_ID)
     suitecrm.record(tables.accounts, "a2", T0, name="乙")
