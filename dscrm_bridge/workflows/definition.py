@@ -24,7 +24,7 @@ import jsonschema
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
 from dscrm_bridge.workflows.labels import join_names
-from dscrm_bridge.yamlfile import parse_yaml
+from dscrm_bridge.yamlfile import Path_, parse_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,12 @@ def _load_dir(directory: Path, *, shipped: bool) -> list[Workflow]:
 
 def read_yaml_file(path: Path) -> Any:
     """The YAML document in ``path``; a repeated key or broken YAML names its line."""
+    data, _lines = read_yaml_lines(path)
+    return data
+
+
+def read_yaml_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """Like :func:`read_yaml_file`, with the line of every key and list item."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -174,8 +180,7 @@ def read_yaml_file(path: Path) -> Any:
             _("{path} is not UTF-8 text; save it as UTF-8").format(path=path),
             path=str(path),
         ) from exc
-    data, _lines = parse_yaml(text, str(path))
-    return data
+    return parse_yaml(text, str(path))
 
 
 _VALIDATOR: list[jsonschema.protocols.Validator] = []

@@ -46,6 +46,7 @@ from dscrm_bridge.workflows.values import (
     match_name,
     record_name,
 )
+from dscrm_bridge.yamlfile import Path_, Problems
 
 logger = logging.getLogger(__name__)
 
@@ -121,46 +122,77 @@ def prepare_inputs(
     labels: Labels,
     tz: dt.tzinfo,
     base_dir: Path,
+    source: str | None = None,
+    lines: Mapping[Path_, int] | None = None,
 ) -> PreparedInput:
-    """Every input section converted, or an InputError listing every problem."""
-    problems: list[str] = []
+    """Every input section converted, or an InputError listing every problem.
+
+    With ``source`` (the input file) and ``lines`` (from the line-aware reader)
+    each problem starts with ``file:line:`` of the value it is about.
+    """
+    problems = Problems(source or "", lines or {})
     unknown = [name for name in inputs if name not in workflow.inputs]
     if unknown:
-        problems.append(
+        problems.add(
+            (str(unknown[0]),),
             _("unknown sections {names}; this workflow reads: {known}").format(
                 names=join_names(map(str, unknown)), known=join_names(workflow.inputs)
-            )
+            ),
         )
     prepared = PreparedInput()
     for name, section in workflow.inputs.items():
         value = inputs.get(name)
         if _is_empty(value):
             if section.required:
-                problems.append(
+                problems.add(
+                    (name,),
                     _("section {name} is required ({description})").format(
                         name=name, description=section.description or section.module
-                    )
+                    ),
                 )
             continue
-        items = value if isinstance(value, list) else [value]
+        many = isinstance(value, list)
+        items = value if many else [value]
         if len(items) > 1 and not section.many:
-            problems.append(
-                _("section {name} takes one entry, not a list").format(name=name)
+            problems.add(
+                (name,),
+                _("section {name} takes one entry, not a list").format(name=name),
             )
             continue
+        paths = [(name, index) if many else (name,) for index in range(len(items))]
         if section.kind is InputKind.LOOKUP:
-            prepared.lookups[name] = _lookup_values(section, items, problems)
+            prepared.lookups[name] = _lookup_values(section, items, paths, problems)
         else:
             prepared.records[name] = _record_values(
-                section, items, problems, labels=labels, tz=tz, base_dir=base_dir
+                section,
+                items,
+                paths,
+                problems,
+                labels=labels,
+                tz=tz,
+                base_dir=base_dir,
             )
-    if problems:
+    if problems.found and source:
+        raise InputError(
+            _("The input for workflow {name} has problems:").format(name=workflow.name)
+            + _problem_lines(problems, source),
+            path=source,
+            line=min(line for line, _message in problems.found),
+        )
+    if problems.found:
         raise InputError(
             _("The input for workflow {name} has problems: {problems}").format(
-                name=workflow.name, problems=join_problems(problems)
+                name=workflow.name,
+                problems=join_problems(message for _line, message in problems.found),
             )
         )
     return prepared
+
+
+def _problem_lines(problems: Problems, source: str) -> str:
+    """One ``file:line: ...`` line per problem, in the order of the file."""
+    ordered = sorted(dict.fromkeys(problems.found), key=lambda found: found[0])
+    return "".join(f"\n{source}:{line}: {message}" for line, message in ordered)
 
 
 def run_workflow(
@@ -452,15 +484,19 @@ class _Runner:
 
 
 def _lookup_values(
-    section: InputSection, items: list[Any], problems: list[str]
+    section: InputSection,
+    items: list[Any],
+    paths: list[Path_],
+    problems: Problems,
 ) -> list[str]:
     values = []
-    for item in items:
+    for item, path in zip(items, paths, strict=True):
         if isinstance(item, (Mapping, list)) or _is_empty(item):
-            problems.append(
+            problems.add(
+                path,
                 _("section {name} takes names of existing records").format(
                     name=section.name
-                )
+                ),
             )
             continue
         values.append(str(item).strip())
@@ -470,31 +506,41 @@ def _lookup_values(
 def _record_values(
     section: InputSection,
     items: list[Any],
-    problems: list[str],
+    paths: list[Path_],
+    problems: Problems,
     *,
     labels: Labels,
     tz: dt.tzinfo,
     base_dir: Path,
 ) -> list[dict[str, Any]]:
     records = []
-    for item in items:
+    for item, where in zip(items, paths, strict=True):
         if not isinstance(item, Mapping):
-            problems.append(
+            problems.add(
+                where,
                 _("section {name} takes field labels and values").format(
                     name=section.name
-                )
+                ),
             )
             continue
-        converted = convert_record(labels, section.module, item, tz=tz)
-        problems.extend(f"{section.name}: {problem}" for problem in converted.problems)
-        attributes = converted.attributes
+        attributes: dict[str, Any] = {}
+        file_key = "filename"
+        for key, raw in item.items():
+            # One field at a time, so that each problem has the line of its value.
+            converted = convert_record(labels, section.module, {key: raw}, tz=tz)
+            for problem in converted.problems:
+                problems.add((*where, str(key)), f"{section.name}: {problem}")
+            attributes.update(converted.attributes)
+            if "filename" in converted.attributes:
+                file_key = str(key)
         if section.module == "Documents" and "filename" in attributes:
             path = (base_dir / str(attributes["filename"])).resolve()
             if not path.is_file():
-                problems.append(
+                problems.add(
+                    (*where, file_key),
                     _("{section}: the file {path} does not exist").format(
                         section=section.name, path=path
-                    )
+                    ),
                 )
             attributes["filename"] = path
         records.append(attributes)

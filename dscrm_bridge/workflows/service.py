@@ -33,12 +33,13 @@ from dscrm_bridge.workflows.definition import (
     Workflow,
     available_workflows,
     find_workflow,
-    read_yaml_file,
+    read_yaml_lines,
 )
 from dscrm_bridge.workflows.engine import RunResult, prepare_inputs, run_workflow
 from dscrm_bridge.workflows.importer import ImportSummary, import_sheet
 from dscrm_bridge.workflows.labels import join_names, load_labels
 from dscrm_bridge.workflows.values import zone
+from dscrm_bridge.yamlfile import Path_
 
 logger = logging.getLogger(__name__)
 
@@ -191,13 +192,15 @@ def run_with_session(
 ) -> RunResult:
     """Prepare the input file and run ``workflow`` as the session's user."""
     path = Path(input_path)
-    inputs = _read_input(path)
+    inputs, lines = _read_input(path)
     prepared = prepare_inputs(
         workflow,
         inputs,
         labels=load_labels(),
         tz=zone(timezone),
         base_dir=path.parent,
+        source=str(path),
+        lines=lines,
     )
     return run_workflow(
         session.client if session else None,
@@ -216,14 +219,15 @@ def _can_sign_in(config: Config, as_user: str | None) -> bool:
     )
 
 
-def _read_input(path: Path) -> Mapping[str, Any]:
-    data = read_yaml_file(path)
+def _read_input(path: Path) -> tuple[Mapping[str, Any], Mapping[Path_, int]]:
+    """The input file's sections and the line of every key and list item."""
+    data, lines = read_yaml_lines(path)
     if not isinstance(data, Mapping):
         raise InputError(
             _("{path} must map input sections to their values").format(path=path),
             path=str(path),
         )
-    return data
+    return data, lines
 
 
 def import_file(
