@@ -1,13 +1,16 @@
 """The bridge's tables for what users add to the feed: replies, mentions, logins.
 
-Created ONLY by migration ``0003`` (``migrations/versions``); a change here needs
-a new migration making the same change.  They live in the bridge's database:
+Created ONLY by migrations ``0003`` and ``0004`` (``migrations/versions``); a
+change here needs a new migration making the same change.  They live in the
+bridge's database:
 
 - ``feed_replies``: a user's reply under one feed entry; ``sugarfeed_id`` names
   the row written to SuiteCRM's ``sugarfeed`` when the reply was written back.
 - ``feed_mentions``: one row per user a reply mentions (their 「@我」 list).
 - ``api_tokens``: tokens for scripts, stored as SHA-256 hex, never in clear.
 - ``login_attempts``: each login try, for rate limiting failed logins.
+- ``web_sessions``: each live login of the web page (SHA-256 of the session id
+  the cookie carries); a logout deletes the row, which ends the session.
 """
 
 from __future__ import annotations
@@ -74,5 +77,17 @@ login_attempts = sa.Table(
     sa.Column("succeeded", sa.Boolean(), nullable=False),
     sa.Index("ix_login_attempts_user", "user_name", "attempted_at"),
     sa.Index("ix_login_attempts_address", "client_address", "attempted_at"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("expires_at", sa.DateTime(), nullable=False),
+    sa.Index("ix_web_sessions_expires", "expires_at"),
+    sa.Index("ix_web_sessions_user", "user_id"),
     **MYSQL_TABLE_OPTIONS,
 )

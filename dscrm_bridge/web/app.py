@@ -12,20 +12,22 @@ allows no script at all.
     /api/v1/entries/{id}/replies POST  reply (mentions with @user_name)
     /api/v1/mentions           GET   replies that mention me (「@我」)
     /api/v1/me                 GET   who I am
-    /healthz, /metrics, /openapi.json
+    /healthz, /openapi.json
+    /metrics                   GET   Prometheus text (an admin's session or token)
     /, /entries/{id}, /mentions, /login, /logout   the page
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -47,7 +49,7 @@ from dscrm_bridge.errors import (
 from dscrm_bridge.feed.render import module_label
 from dscrm_bridge.feed.schema import FeedAction
 from dscrm_bridge.feed.timeline import FeedFilter
-from dscrm_bridge.i18n import _, normalize_language, translator
+from dscrm_bridge.i18n import N_, _, normalize_language, translator
 from dscrm_bridge.web import page
 from dscrm_bridge.web.auth import (
     LOGIN_COOKIE,
@@ -154,6 +156,16 @@ class ErrorOut(BaseModel):
     error: str
 
 
+class FieldProblemOut(BaseModel):
+    field: str
+    reason: str
+
+
+class ValidationErrorOut(BaseModel):
+    error: str
+    fields: list[FieldProblemOut]
+
+
 # --- who is asking ----------------------------------------------------------------
 
 
@@ -169,6 +181,10 @@ class NotSignedInError(AuthError):
 
 class CsrfError(AuthError):
     """A cookie-authenticated write without the session's CSRF token."""
+
+
+class ForbiddenError(AuthError):
+    """Signed in, but not allowed here (``/metrics`` for a non-admin)."""
 
 
 def _service(request: Request) -> FeedService:
@@ -248,6 +264,7 @@ def _install_errors(app: FastAPI) -> None:
     statuses: list[tuple[type[BridgeError], int]] = [
         (TooManyAttemptsError, 429),
         (CsrfError, 403),
+        (ForbiddenError, 403),
         (AuthError, 401),
         (NotFoundError, 404),
         (InputError, 400),
@@ -259,9 +276,9 @@ def _install_errors(app: FastAPI) -> None:
         status = next(code for kind, code in statuses if isinstance(exc, kind))
         if status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, exc)
-        if not request.url.path.startswith(API) and isinstance(exc, NotSignedInError):
+        if not _answers_json(request) and isinstance(exc, NotSignedInError):
             return _to_login(request)
-        if not request.url.path.startswith(API):
+        if not _answers_json(request):
             return _page_problem(request, exc, status)
         headers = {}
         if isinstance(exc, TooManyAttemptsError):
@@ -270,6 +287,64 @@ def _install_errors(app: FastAPI) -> None:
 
     for kind, _status in statuses:
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+
+def _answers_json(request: Request) -> bool:
+    return request.url.path.startswith(API) or request.url.path == "/metrics"
+
+
+# Why a request's field was refused, by pydantic's error type; {limit} comes from
+# the route's own constraint, never from what the client sent.
+_REASONS = {
+    "missing": N_("{field} is required."),
+    "greater_than_equal": N_("{field} must be at least {limit}."),
+    "greater_than": N_("{field} must be greater than {limit}."),
+    "less_than_equal": N_("{field} must be at most {limit}."),
+    "less_than": N_("{field} must be less than {limit}."),
+    "int_parsing": N_("{field} must be a whole number."),
+    "int_type": N_("{field} must be a whole number."),
+    "string_too_short": N_("{field} needs at least {limit} characters."),
+    "string_too_long": N_("{field} may have at most {limit} characters."),
+    "string_type": N_("{field} must be text."),
+    "json_invalid": N_("The request body is not valid JSON."),
+    "model_attributes_type": N_("The request body must be a JSON object."),
+    "dict_type": N_("The request body must be a JSON object."),
+}
+_INVALID = N_("{field} has a value that is not allowed.")
+_LIMIT_KEYS = ("ge", "gt", "le", "lt", "min_length", "max_length")
+_PLACES = ("body", "query", "path", "header", "cookie", "form")
+
+
+def validation_problems(
+    errors: Iterable[dict[str, Any]], gettext: Callable[[str], str]
+) -> list[dict[str, str]]:
+    """Each refused field with a short reason in ``gettext``'s language.
+
+    Only the field's name and the route's own limit are shown: what the client
+    sent is never repeated back.
+    """
+    problems = []
+    for error in errors:
+        path = [str(part) for part in error.get("loc", ())]
+        named = path[1:] if path[:1] and path[0] in _PLACES else path
+        field = ".".join(named) or (path[0] if path else "")
+        ctx = error.get("ctx") or {}
+        limit = next((ctx[key] for key in _LIMIT_KEYS if key in ctx), "")
+        template = _REASONS.get(str(error.get("type")), _INVALID)
+        reason = gettext(template).format(field=field, limit=limit)
+        problems.append({"field": field, "reason": reason})
+    return problems
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    gettext = request.app.state.gettext
+    problems = validation_problems(exc.errors(), gettext)
+    message = " ".join(p["reason"] for p in problems)
+    if not _answers_json(request):
+        return _page_problem(request, InputError(message), 400)
+    return JSONResponse({"error": message, "fields": problems}, status_code=422)
 
 
 # --- API --------------------------------------------------------------------------
@@ -308,6 +383,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     401: {"model": ErrorOut},
     404: {"model": ErrorOut},
+    422: {"model": ValidationErrorOut},
 }
 
 
@@ -391,9 +467,18 @@ def _api_router() -> APIRouter:
         status = 200 if report["status"] == "ok" else 503
         return JSONResponse(report, status_code=status)
 
-    @router.get("/metrics", response_class=PlainTextResponse)
-    def metrics(request: Request) -> PlainTextResponse:
-        """Entries served, replies, failed logins, sync lag (Prometheus text)."""
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    )
+    def metrics(request: Request, caller: CallerDep) -> PlainTextResponse:
+        """Entries served, replies, failed logins, sync lag (Prometheus text).
+
+        Only for an administrator: their session, or an API token made for them.
+        """
+        if not caller.viewer.is_admin:
+            raise ForbiddenError(_("Only an administrator may read the metrics."))
         return PlainTextResponse(
             _service(request).metrics_text(),
             media_type="text/plain; version=0.0.4; charset=utf-8",
@@ -554,8 +639,9 @@ def _page_router() -> APIRouter:
     @router.post("/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
         caller = _page_caller(request)
-        if caller is not None:
+        if caller is not None and caller.session is not None:
             _require_csrf(caller, csrf_token)
+            _service(request).logout(caller.session)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

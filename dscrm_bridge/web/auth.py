@@ -5,7 +5,9 @@
   to.  Q3/F35: a client set up for client_credentials hands out its assigned
   user's token for anyone's password, so a token of another user is refused.
 - A session is a cookie signed with ``DSCRM_WEB_SESSION_SECRET`` (itsdangerous),
-  holding the user id and a CSRF token; nothing secret is kept in it.
+  holding the user id, a random session id and a CSRF token.  The session id
+  must also be live in the bridge's ``web_sessions`` table (stored as SHA-256):
+  a logout deletes that row, so a saved copy of the cookie stops working.
 - API tokens for scripts are random, shown once, stored as SHA-256 hex.
 - Failed logins are counted per user name and per client address in the
   bridge's database, so the limit holds across processes.
@@ -27,7 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.engine import Connection, Engine
 
 from dscrm_bridge.errors import AuthError, InputError, SuiteCRMError
-from dscrm_bridge.feed.replies_schema import api_tokens, login_attempts
+from dscrm_bridge.feed.replies_schema import api_tokens, login_attempts, web_sessions
 from dscrm_bridge.feed.store import iso_utc, utc_now
 from dscrm_bridge.i18n import _
 from dscrm_bridge.suitecrm import tables
@@ -75,9 +77,10 @@ class Viewer:
 
 @dataclass(frozen=True)
 class Session:
-    """What the session cookie carries."""
+    """What the session cookie carries; ``sid`` names its ``web_sessions`` row."""
 
     user_id: str
+    sid: str
     csrf: str
 
 
@@ -226,17 +229,27 @@ class SessionCodec:
         self._login = URLSafeTimedSerializer(secret, salt=_LOGIN_SALT)
 
     def new_session(self, user_id: str) -> tuple[Session, str]:
-        session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
-        return session, self._session.dumps([session.user_id, session.csrf])
+        """A new session of ``user_id`` and its cookie; :func:`store_session` it."""
+        session = Session(
+            user_id=user_id,
+            sid=secrets.token_urlsafe(32),
+            csrf=secrets.token_urlsafe(24),
+        )
+        cookie = self._session.dumps([session.user_id, session.sid, session.csrf])
+        return session, cookie
 
     def read_session(self, cookie: str | None) -> Session | None:
+        """The session a cookie names, if signed by us and not too old.
+
+        Whether it is still live (not logged out) is :func:`session_live`'s call.
+        """
         if not cookie:
             return None
         try:
-            user_id, csrf = self._session.loads(cookie, max_age=self.max_age_s)
+            user_id, sid, csrf = self._session.loads(cookie, max_age=self.max_age_s)
         except (BadSignature, ValueError, TypeError):
             return None
-        return Session(user_id=str(user_id), csrf=str(csrf))
+        return Session(user_id=str(user_id), sid=str(sid), csrf=str(csrf))
 
     def new_login_form(self) -> tuple[str, str]:
         """A CSRF token for the login form and the cookie that vouches for it."""
@@ -251,6 +264,39 @@ class SessionCodec:
         except (BadSignature, ValueError, TypeError):
             return False
         return hmac.compare_digest(str(expected), token)
+
+
+def store_session(conn: Connection, session: Session, *, max_age_s: int) -> None:
+    """Record a new session as live; sessions past their end are dropped."""
+    now = utc_now()
+    conn.execute(web_sessions.delete().where(web_sessions.c.expires_at <= now))
+    conn.execute(
+        web_sessions.insert().values(
+            id_hash=hash_token(session.sid),
+            user_id=session.user_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=max_age_s),
+        )
+    )
+
+
+def session_live(conn: Connection, session: Session) -> bool:
+    """Whether ``session`` was stored, is not ended and belongs to its user."""
+    row = conn_row(
+        conn,
+        sa.select(web_sessions.c.user_id).where(
+            web_sessions.c.id_hash == hash_token(session.sid),
+            web_sessions.c.expires_at > utc_now(),
+        ),
+    )
+    return row is not None and str(row["user_id"]) == session.user_id
+
+
+def end_session(conn: Connection, session: Session) -> None:
+    """End ``session``: its cookie, even a saved copy, no longer signs anyone in."""
+    conn.execute(
+        web_sessions.delete().where(web_sessions.c.id_hash == hash_token(session.sid))
+    )
 
 
 def csrf_ok(session: Session, presented: str | None) -> bool:

@@ -47,7 +47,10 @@ from dscrm_bridge.web.auth import (
     Session,
     SessionCodec,
     Viewer,
+    end_session,
     load_viewer,
+    session_live,
+    store_session,
     token_user,
     verify_login,
 )
@@ -80,7 +83,8 @@ class WebSettings:
     writeback: bool = False
     modules: tuple[str, ...] = ()
     secure_cookies: bool = False
-    # Users and their rights are re-read from SuiteCRM after this many seconds.
+    # Rights are re-read from SuiteCRM after this many seconds; whether the user
+    # is still active is read on every request.
     rights_ttl_s: float = 5.0
 
 
@@ -150,7 +154,6 @@ class FeedService:
         )
         self.metrics = Metrics()
         self.modules = tuple(dict.fromkeys((*settings.modules, *acl.MODULE_TABLES)))
-        self._viewers: _Recent[Viewer | None] = _Recent(settings.rights_ttl_s)
         self._rights: _Recent[EntryVisibility] = _Recent(settings.rights_ttl_s)
 
     # -- who is asking -----------------------------------------------------------
@@ -174,25 +177,36 @@ class FeedService:
             self.metrics.add("logins_failed")
             raise
         self.throttle.record(user_name, address, succeeded=True)
-        _session, cookie = self.sessions.new_session(viewer.id)
+        session, cookie = self.sessions.new_session(viewer.id)
+        with self._feed_tx() as conn:
+            store_session(conn, session, max_age_s=self.settings.session_max_age_s)
         logger.info("user %s signed in to the feed", viewer.user_name)
         return viewer, cookie
 
     def viewer(self, user_id: str) -> Viewer | None:
-        """The active SuiteCRM user ``user_id`` (re-read after ``rights_ttl_s``)."""
+        """The active SuiteCRM user ``user_id``; None once inactive or deleted.
 
-        def load() -> Viewer | None:
-            with self._crm() as crm:
-                return load_viewer(crm, user_id)
-
-        return self._viewers.get(user_id, load)
+        Read on every request (one primary-key lookup), so a user switched off
+        in SuiteCRM loses the feed at once, whatever session or token they hold.
+        """
+        with self._crm() as crm:
+            return load_viewer(crm, user_id)
 
     def session_viewer(self, cookie: str | None) -> tuple[Viewer, Session] | None:
+        """Who a session cookie signs in: a live session of an active user."""
         session = self.sessions.read_session(cookie)
         if session is None:
             return None
+        with self._feed() as conn:
+            if not session_live(conn, session):
+                return None
         viewer = self.viewer(session.user_id)
         return (viewer, session) if viewer else None
+
+    def logout(self, session: Session) -> None:
+        """End ``session`` on the server: its cookie no longer signs anyone in."""
+        with self._feed_tx() as conn:
+            end_session(conn, session)
 
     def token_viewer(self, token: str) -> Viewer | None:
         with self._feed_tx() as conn:

@@ -411,21 +411,21 @@ def test_healthz_and_metrics_count_entries_served(web_world: World) -> None:
     assert health.status_code == 200
     assert health.json()["schema_current"] is True
 
+    admin = web_world.login("admin")
+
     def served() -> int:
-        text = requests.get(web_world.base_url + "/metrics").text
+        text = admin.get(web_world.base_url + "/metrics").text
         line = next(
             x for x in text.splitlines() if x.startswith("dscrm_feed_entries_served")
         )
         return int(line.split()[-1])
 
     before = served()
-    page = web_world.login("admin").get(
-        web_world.base_url + "/api/v1/entries", params={"limit": 3}
-    )
+    page = admin.get(web_world.base_url + "/api/v1/entries", params={"limit": 3})
     assert served() - before == len(page.json()["entries"]) == 3
     assert (
         "dscrm_sync_lag_seconds{source="
-        in requests.get(web_world.base_url + "/metrics").text
+        in admin.get(web_world.base_url + "/metrics").text
     )
 
 
