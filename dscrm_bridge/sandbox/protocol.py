@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from dscrm_bridge.suitecrm import text as suitecrm_text
+
 # Q9: every V8 answer carries these, success or error.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -32,7 +34,6 @@ _GUID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _SHORT_ID = re.compile(r"^[0-9A-Za-z_]{1,36}$")
-_TAG = re.compile(r"<[^>]*>")
 
 
 class V8Error(Exception):
@@ -141,7 +142,7 @@ def encode_text(value: str) -> str:
 
 def strip_tags(value: str) -> str:
     """Q13: tags inside varchar fields vanish on save."""
-    return _TAG.sub("", value)
+    return suitecrm_text.strip_tags(value)
 
 
 def format_datetime(value: dt.datetime) -> str:

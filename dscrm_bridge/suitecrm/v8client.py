@@ -55,6 +55,7 @@ from dscrm_bridge.suitecrm.oauth import (
     make_credentials,
 )
 from dscrm_bridge.suitecrm.redact import Redactor
+from dscrm_bridge.suitecrm.text import strip_tags
 
 if TYPE_CHECKING:
     from dscrm_bridge.config import SuiteCRMConfig
@@ -101,7 +102,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Q13: SuiteCRM encodes only these four on output; "&" itself is left alone.
 _ENTITIES = {"&quot;": '"', "&#039;": "'", "&lt;": "<", "&gt;": ">"}
 _ENTITY = re.compile("|".join(map(re.escape, _ENTITIES)))
-_TAG = re.compile(r"<[^>]*>")
 _JSON = json.JSONDecoder()
 
 
@@ -1352,7 +1352,7 @@ def _error_detail(body: Any, raw: str) -> str:
 
 def _html_text(raw: str) -> str:
     """Readable text of an HTML or plain body, shortened for a message."""
-    text = html.unescape(_TAG.sub(" ", raw))
+    text = html.unescape(strip_tags(raw, replacement=" "))
     return " ".join(text.split())[:300]
 
 

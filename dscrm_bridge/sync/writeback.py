@@ -21,7 +21,6 @@ skipped: switching write-back on does not flood the dashlet with history.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from dscrm_bridge.suitecrm.gateway import (
     open_engine,
     translate_errors,
 )
+from dscrm_bridge.suitecrm.text import strip_tags
 from dscrm_bridge.sync.snapshots import feed_fields
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ WRITEBACK_SOURCE = "sugarfeed"
 SUGARFEED_NAMESPACE = uuid.UUID("6f1d8c2e-4b7a-5e39-9a0c-2d5e8b7f1c43")
 _NAME_LENGTH = 255
 _DESCRIPTION_LENGTH = 510
-_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass
@@ -131,7 +130,7 @@ def sugarfeed_row(
     change: FeedChange, *, assigned_user_id: str | None, language: str
 ) -> dict[str, object]:
     """The row SuiteCRM would store for ``change`` (acl-notes 5, Row format)."""
-    text = _TAG.sub("", render_sugarfeed_text(change, language))
+    text = strip_tags(render_sugarfeed_text(change, language))
     name = "<b>{this.CREATED_BY}</b> " + text
     overflow = name[_NAME_LENGTH:][:_DESCRIPTION_LENGTH]
     return {

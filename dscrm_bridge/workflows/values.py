@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dscrm_bridge.errors import ConfigError, InputError
 from dscrm_bridge.i18n import _
+from dscrm_bridge.suitecrm.text import strip_tags
 from dscrm_bridge.suitecrm.v8client import format_datetime
 from dscrm_bridge.workflows.labels import Labels
 
@@ -64,7 +65,6 @@ _SPACES = re.compile(r"\s+")
 # fields keep them).  SuiteCRM's SugarBean::cleanBean (data/SugarBean.php,
 # salesagility/SuiteCRM) runs every char field through its HTML cleaner on
 # save; what the transcript shows left is the text outside "<...>".
-_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def record_name(module: str, attributes: Mapping[str, Any]) -> str:
 
 def stored_varchar(value: Any) -> str:
     """``value`` as SuiteCRM keeps it in a varchar field: without tags (Q13)."""
-    return _TAG.sub("", str(value or ""))
+    return strip_tags(str(value or ""))
 
 
 def match_name(value: Any) -> str:
