@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -449,7 +449,11 @@ def _closest_modifier(
     candidates = preferred or [info for _, info in dated]
     if not candidates:
         return None
-    nearest = min(candidates, key=lambda info: abs(info.date_modified - when))  # type: ignore[operator]
+
+    def distance(info: RecordInfo) -> timedelta:
+        return abs(info.date_modified - when)  # type: ignore[operator]
+
+    nearest = min(candidates, key=distance)
     return nearest.modified_user_id
 
 

@@ -46,7 +46,9 @@ def counted_writes(engine: sa.Engine) -> Iterator[list[str]]:
     """Every INSERT/UPDATE/DELETE statement sent on ``engine`` while inside."""
     statements: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def count(  # type: ignore[no-untyped-def]
+        conn, cursor, statement, parameters, context, executemany
+    ):
         if statement.lstrip().split(" ", 1)[0].upper() in WRITE_VERBS:
             statements.append(statement)
 

@@ -132,7 +132,9 @@ def test_a_failed_matrix_write_undoes_the_v8_steps(
     plan = plan_roles(sandbox.engine, after_file, env=ENV)
     assert any(c.kind is Kind.CELL for c in plan.changes)
 
-    def refuse(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def refuse(  # type: ignore[no-untyped-def]
+        conn, cursor, statement, parameters, context, executemany
+    ):
         if statement.startswith("INSERT INTO acl_roles_actions"):
             raise sa.exc.OperationalError(statement, parameters, Exception("disk full"))
 

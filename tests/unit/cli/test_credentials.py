@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import responses
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ CLIENT_SECRET = "client-s3cret-value"
 
 
 @pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     values = {
         "DSCRM_SUITECRM_URL": BASE,
         "DSCRM_SUITECRM_CLIENT_ID": "83b8b5ed-1c47-4a01-aea4-ab07e3837b27",

@@ -17,7 +17,9 @@ T0 = datetime(2026, 12, 4, 15, 26, 30)
 SINCE = datetime(2026, 12, 1)
 
 
-def _sync(suitecrm: SuiteCRMRows, store: FeedStore, **options: object):  # type: ignore[no-untyped-def]
+def _sync(  # type: ignore[no-untyped-def]
+    suitecrm: SuiteCRMRows, store: FeedStore, **options: object
+):
     return sync_once(suitecrm.engine, store, **options)  # type: ignore[arg-type]
 
 

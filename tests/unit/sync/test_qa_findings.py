@@ -120,7 +120,8 @@ def test_a_cursor_stored_in_the_future_is_pulled_back(
     sync_once(suitecrm.engine, feed_store, modules=["Accounts"])
 
     assert [e["record_name"] for e in feed_store.list_entries()] == ["甲"]
-    assert feed_store.cursors()["accounts"].date_modified < future.date_modified  # type: ignore[union-attr]
+    cursor = feed_store.cursors()["accounts"]
+    assert cursor.date_modified < future.date_modified  # type: ignore[union-attr]
 
 
 def test_a_change_recorded_meanwhile_by_another_writer_counts_as_recorded(

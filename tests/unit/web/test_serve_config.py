@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dscrm_bridge.config import load_config
@@ -9,7 +11,9 @@ from dscrm_bridge.errors import ConfigError
 from dscrm_bridge.web.server import service_from_config
 
 
-def test_missing_settings_are_listed_together(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_settings_are_listed_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config(env={"DSCRM_WEB_SESSION_SECRET": "short"})
 

@@ -24,7 +24,9 @@ from .sheets import HEADERS, customer_sheet, write_csv, write_xlsx
 TZ = zone("Asia/Shanghai")
 
 
-def _dry_run(path: Path, module: str = "Accounts", **options: object):  # type: ignore[no-untyped-def]
+def _dry_run(  # type: ignore[no-untyped-def]
+    path: Path, module: str = "Accounts", **options: object
+):
     return import_sheet(
         None,
         path,
