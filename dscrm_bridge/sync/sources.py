@@ -43,6 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dscrm_bridge.config import DEFAULTS
 from dscrm_bridge.feed import FeedAction, FeedChange
 from dscrm_bridge.suitecrm import tables
 from dscrm_bridge.suitecrm.gateway import (
@@ -56,18 +57,8 @@ from dscrm_bridge.sync.snapshots import Snapshot, differences, digest
 
 Row = Mapping[Any, Any]
 
-DEFAULT_MODULES: tuple[str, ...] = (
-    "Accounts",
-    "Contacts",
-    "Opportunities",
-    "Notes",
-    "Documents",
-    "Meetings",
-    "Calls",
-    "Tasks",
-    "Leads",
-    "Cases",
-)
+# The configuration's default set of synced modules (sync.modules).
+DEFAULT_MODULES: tuple[str, ...] = tuple(DEFAULTS["sync"]["modules"])
 
 # Q37: rows SuiteCRM adds to securitygroups_records for a new record carry a
 # date_modified cut to the day (... 00:00:00), behind any cursor of that day:
