@@ -111,7 +111,8 @@ class UserFacingError(click.ClickException):
 
     def __init__(self, error: BridgeError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        # click reads the exit code from the instance; each BridgeError has its own.
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         click.echo(_("Error: {message}").format(message=self.message), err=True)

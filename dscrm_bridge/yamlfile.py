@@ -191,5 +191,5 @@ def _type_name(expected: object) -> str:
         "object": _("a mapping"),
     }
     if isinstance(expected, list):
-        return " / ".join(names.get(e, e) for e in expected)
+        return " / ".join(names.get(str(e), str(e)) for e in expected)
     return names.get(str(expected), str(expected))

@@ -90,7 +90,9 @@ def add_reply(
             created_at=now,
         )
     )
-    reply_id = int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has its key
+    reply_id = int(key[0])
     people = {person.id: person for person in mentioned}
     mentions = [{"user_id": uid, "name": people[uid].name} for uid in sorted(people)]
     if mentions:

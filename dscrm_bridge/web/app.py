@@ -507,7 +507,7 @@ def _page_router() -> APIRouter:
         if caller is None:
             return _to_login(request)
         params = request.query_params
-        chosen = {
+        chosen: dict[str, Any] = {
             "module": [m for m in params.getlist("module") if m],
             "actor": [a for a in params.getlist("actor") if a],
             "action": [a for a in params.getlist("action") if a],
@@ -623,8 +623,8 @@ def _page_router() -> APIRouter:
             return _login_form(
                 request, next=target, problem=str(exc), user_name=user_name, status=401
             )
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
+        redirect = RedirectResponse(target, status_code=303)
+        redirect.set_cookie(
             SESSION_COOKIE,
             cookie,
             max_age=service.settings.session_max_age_s,
@@ -633,8 +633,8 @@ def _page_router() -> APIRouter:
             secure=service.settings.secure_cookies,
             path="/",
         )
-        response.delete_cookie(LOGIN_COOKIE, path="/")
-        return response
+        redirect.delete_cookie(LOGIN_COOKIE, path="/")
+        return redirect
 
     @router.post("/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:

@@ -368,7 +368,9 @@ def create_api_token(
                 created_at=utc_now(),
             )
         )
-    token_id = int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has its key
+    token_id = int(key[0])
     logger.info("API token %d created for %s", token_id, viewer.user_name)
     return token_id, token
 

@@ -152,14 +152,16 @@ def prepare_inputs(
                 )
             continue
         many = isinstance(value, list)
-        items = value if many else [value]
+        items: list[Any] = value if isinstance(value, list) else [value]
         if len(items) > 1 and not section.many:
             problems.add(
                 (name,),
                 _("section {name} takes one entry, not a list").format(name=name),
             )
             continue
-        paths = [(name, index) if many else (name,) for index in range(len(items))]
+        paths: list[tuple[str | int, ...]] = [
+            (name, index) if many else (name,) for index in range(len(items))
+        ]
         if section.kind is InputKind.LOOKUP:
             prepared.lookups[name] = _lookup_values(section, items, paths, problems)
         else:
