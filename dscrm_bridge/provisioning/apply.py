@@ -29,7 +29,6 @@ from dscrm_bridge.errors import BridgeError, SuiteCRMError
 from dscrm_bridge.i18n import _
 from dscrm_bridge.provisioning.live import LiveState
 from dscrm_bridge.provisioning.model import RoleSpec
-from dscrm_bridge.provisioning.passwords import generate_password, hash_password
 from dscrm_bridge.provisioning.plan import (
     Change,
     Kind,
@@ -41,6 +40,7 @@ from dscrm_bridge.provisioning.plan import (
 from dscrm_bridge.suitecrm import tables as t
 from dscrm_bridge.suitecrm.acl import MODULE_ACTIONS
 from dscrm_bridge.suitecrm.gateway import database_error
+from dscrm_bridge.suitecrm.passwords import generate_password, hash_password
 from dscrm_bridge.suitecrm.v8client import V8Client
 
 logger = logging.getLogger(__name__)

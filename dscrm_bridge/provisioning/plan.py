@@ -31,12 +31,12 @@ from dscrm_bridge.provisioning.model import (
     RolesSpec,
     UserSpec,
 )
-from dscrm_bridge.provisioning.passwords import verify_password
 from dscrm_bridge.suitecrm.acl import (
     ACL_ALLOW_ALL,
     ACL_ALLOW_DEFAULT,
     MODULE_ACTIONS,
 )
+from dscrm_bridge.suitecrm.passwords import verify_password
 
 ADMIN_USER_ID = "1"  # SuiteCRM's installer creates the administrator with id 1
 

@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import bcrypt
 import sqlalchemy as sa
 
 from dscrm_bridge.sandbox.protocol import OAuthError, utc_now
 from dscrm_bridge.suitecrm import tables as t
+from dscrm_bridge.suitecrm.passwords import verify_password
 
 logger = logging.getLogger(__name__)
 
@@ -40,30 +40,8 @@ _ALLOWED = {
 _DENIED = "The resource owner or authorization server denied the request."
 
 
-def md5_hex(password: str) -> str:
-    return hashlib.md5(password.encode("utf-8")).hexdigest()  # noqa: S324 - SuiteCRM's format
-
-
-def hash_password(password: str) -> str:
-    """What SuiteCRM's UI stores: ``password_hash(md5(password))`` as ``$2y$`` (Q23)."""
-    hashed = bcrypt.hashpw(md5_hex(password).encode("ascii"), bcrypt.gensalt(rounds=10))
-    return "$2y$" + hashed.decode("ascii")[4:]
-
-
-def check_password(password: str, user_hash: str | None) -> bool:
-    """Accept the bcrypt-of-md5 form and the legacy plain md5 hex (Q23)."""
-    if not user_hash:
-        return False
-    digest = md5_hex(password)
-    if len(user_hash) == 32:
-        return hmac.compare_digest(digest, user_hash.lower())
-    if user_hash.startswith(("$2y$", "$2a$", "$2b$")):
-        candidate = ("$2b$" + user_hash[4:]).encode("ascii")
-        try:
-            return bcrypt.checkpw(digest.encode("ascii"), candidate)
-        except ValueError:
-            return False
-    return False
+# Q23: logins accept the UI's bcrypt-of-md5 and the legacy plain md5 hex.
+check_password = verify_password
 
 
 def hash_secret(secret: str) -> str:

@@ -23,10 +23,11 @@ import sqlalchemy as sa
 
 from dscrm_bridge.errors import DatabaseError
 from dscrm_bridge.i18n import _
-from dscrm_bridge.sandbox.auth import hash_password, hash_secret
+from dscrm_bridge.sandbox.auth import hash_secret
 from dscrm_bridge.sandbox.modules import default_acl_actions, default_config
 from dscrm_bridge.sandbox.protocol import utc_now
 from dscrm_bridge.suitecrm import tables as t
+from dscrm_bridge.suitecrm.passwords import hash_password
 
 logger = logging.getLogger(__name__)
 

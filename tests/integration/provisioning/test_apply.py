@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from dscrm_bridge.provisioning import apply_roles, explain_roles, plan_roles
 from dscrm_bridge.provisioning.loader import presets
-from dscrm_bridge.provisioning.passwords import verify_password
 from dscrm_bridge.sandbox import RunningSandbox
 from dscrm_bridge.suitecrm import acl
 from dscrm_bridge.suitecrm import tables as t
+from dscrm_bridge.suitecrm.passwords import verify_password
 
 from .conftest import admin_client, counted_writes, user_client, write_file
 

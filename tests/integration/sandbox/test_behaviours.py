@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from dscrm_bridge.sandbox import RunningSandbox, write_role_matrix
-from dscrm_bridge.sandbox.auth import hash_password, md5_hex
 from dscrm_bridge.suitecrm import tables as t
+from dscrm_bridge.suitecrm.passwords import hash_password, md5_hex
 
 from .conftest import (
     PRESALES_LEVELS,

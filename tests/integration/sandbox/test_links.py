@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from dscrm_bridge.sandbox import RunningSandbox, write_role_matrix
-from dscrm_bridge.sandbox.auth import hash_password
 from dscrm_bridge.sandbox.modules import registry
 from dscrm_bridge.suitecrm import acl
+from dscrm_bridge.suitecrm.passwords import hash_password
 
 from .conftest import V8
 

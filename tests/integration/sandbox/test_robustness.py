@@ -26,8 +26,9 @@ from dscrm_bridge.sandbox import (
     serve,
 )
 from dscrm_bridge.sandbox import app as sandbox_app
-from dscrm_bridge.sandbox.auth import check_password, hash_password
+from dscrm_bridge.sandbox.auth import check_password
 from dscrm_bridge.suitecrm import tables as t
+from dscrm_bridge.suitecrm.passwords import hash_password
 
 from .conftest import ADMIN_PASSWORD, TIMEOUT_S, V8, password_grant
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from dscrm_bridge.provisioning.passwords import (
+from dscrm_bridge.suitecrm.passwords import (
     generate_password,
     hash_password,
     verify_password,

@@ -10,9 +10,9 @@ import pytest
 from dscrm_bridge.errors import InputError
 from dscrm_bridge.provisioning.live import LiveGroup, LiveRole, LiveState, LiveUser
 from dscrm_bridge.provisioning.loader import load_roles_file
-from dscrm_bridge.provisioning.passwords import hash_password
 from dscrm_bridge.provisioning.plan import Change, FindingKind, Kind, Op, make_plan
 from dscrm_bridge.suitecrm.acl import MODULE_ACTIONS
+from dscrm_bridge.suitecrm.passwords import hash_password
 
 MODULES = ("Accounts", "Contacts")
 

@@ -8,7 +8,7 @@ import pytest
 
 from dscrm_bridge.i18n import set_language
 from dscrm_bridge.sandbox import SeedInfo, connection_lines
-from dscrm_bridge.sandbox.auth import check_password, hash_password, md5_hex
+from dscrm_bridge.sandbox.auth import check_password
 from dscrm_bridge.sandbox.modules import EMPTY, registry
 from dscrm_bridge.sandbox.protocol import (
     encode_text,
@@ -20,6 +20,7 @@ from dscrm_bridge.sandbox.protocol import (
     valid_id,
 )
 from dscrm_bridge.sandbox.query import Page, page_links
+from dscrm_bridge.suitecrm.passwords import hash_password, md5_hex
 
 
 def test_output_encoding_leaves_ampersand_alone() -> None:

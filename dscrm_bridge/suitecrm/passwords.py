@@ -3,7 +3,8 @@
 The UI keeps ``password_hash(md5(password))``: bcrypt over the md5 hex digest,
 written as ``$2y$10$...`` (acl-notes 4, Q23).  The V8 API stores ``user_hash``
 as sent, and login also accepts a bare md5 hex; the bridge never writes that
-weaker form.  Passwords and hashes are never logged.
+weaker form.  The sandbox checks logins with the same functions.  Passwords
+and hashes are never logged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _ALPHABET = string.ascii_letters + string.digits
 
 def hash_password(password: str) -> str:
     """The ``user_hash`` SuiteCRM's UI would store for ``password``."""
-    digest = _md5_hex(password).encode("ascii")
+    digest = md5_hex(password).encode("ascii")
     hashed = bcrypt.hashpw(digest, bcrypt.gensalt(rounds=BCRYPT_ROUNDS))
     # PHP writes the $2y$ prefix; the hash after it is the same as $2b$.
     return "$2y$" + hashed.decode("ascii")[4:]
@@ -31,7 +32,7 @@ def verify_password(password: str, user_hash: str | None) -> bool:
     """Whether ``password`` matches a stored ``user_hash`` (bcrypt or legacy md5)."""
     if not user_hash:
         return False
-    digest = _md5_hex(password)
+    digest = md5_hex(password)
     if user_hash.startswith(("$2y$", "$2a$", "$2b$")):
         candidate = ("$2b$" + user_hash[4:]).encode("ascii")
         try:
@@ -46,6 +47,7 @@ def generate_password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(GENERATED_LENGTH))
 
 
-def _md5_hex(password: str) -> str:
+def md5_hex(password: str) -> str:
+    """The md5 hex digest SuiteCRM hashes (and, in legacy rows, stores as is)."""
     # SuiteCRM's password format, not a choice of the bridge.
     return hashlib.md5(password.encode("utf-8")).hexdigest()  # noqa: S324
